@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Assorted small helpers: checked number parsing (never atoi/strtol unchecked), locale-free double
+ * parsing, UTF-8 validation, reading a whole file with a size cap.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+/* Parse a whole string as an unsigned/signed decimal integer. -EINVAL on syntax, -ERANGE on overflow. */
+int safe_atou64(const char *s, uint64_t *ret);
+int safe_atoi64(const char *s, int64_t *ret);
+
+/* Parse a whole string [s, s+len) as a finite or non-finite double without consulting the locale.
+ * Accepts what Prometheus and CSV inputs use: [+-]digits[.digits][e[+-]digits], ".5", "NaN", "+Inf",
+ * "-Inf", "Inf" (case-insensitive for the names). -EINVAL if anything is left over. */
+int parse_double(const char *s, size_t len, double *ret);
+
+/* Validate UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). On failure *ret_offset is the
+ * offset of the first bad byte. */
+bool utf8_is_valid(const char *s, size_t len, size_t *ret_offset);
+
+/* Read a whole file into a NUL-terminated buffer. -EFBIG if it is larger than max_bytes. */
+int read_full_file(const char *path, size_t max_bytes, char **ret_data, size_t *ret_size);
+
+/* Levenshtein distance, for "did you mean" suggestions. */
+size_t string_distance(const char *a, const char *b);
+
+/* Shell-style glob match (fnmatch without flags), for unit globs and targets: allow-lists. */
+bool glob_match(const char *pattern, const char *s);
