@@ -510,9 +510,13 @@ static int need_template(Ctx *x, RuleAux *aux, const char *name, const Node *v, 
                 err_at(x, node_value_location(v, off), "'%s': %s", name, msg ?: "invalid template");
                 return -EINVAL;
         }
+        bool service_controlled = false;
         for (size_t i = 0; i < n_refs; i++) {
+                if (refs[i].kind == TEMPLATE_VAR_SERIES)
+                        service_controlled = true;
                 if (refs[i].kind != TEMPLATE_VAR_LABEL)
                         continue;
+                service_controlled = true;
                 LabelRef *a = reallocarray(aux->label_refs, aux->n_label_refs + 1, sizeof(LabelRef));
                 if (!a) {
                         template_refs_free(refs, n_refs);
@@ -529,8 +533,9 @@ static int need_template(Ctx *x, RuleAux *aux, const char *name, const Node *v, 
                 return -ENOMEM;
         /* "$$" needs expanding too, so it makes the text a template (but not a variable target). */
         ret->templated = n_refs > 0 || strstr(s, "$$");
+        /* Only ${labels.X} and ${series} carry text that the monitored service chooses. */
         if (ret_has_vars)
-                *ret_has_vars = n_refs > 0;
+                *ret_has_vars = service_controlled;
         return 0;
 }
 
@@ -563,7 +568,8 @@ static int parse_source_labels(Ctx *x, SourceConfig *src, const Node *v) {
                         continue;
                 }
                 if (startswith(k->value, "__") || streq(k->value, "source")) {
-                        err_at(x, k->loc, "label '%s' is reserved (homeostat sets 'source' itself)", k->value);
+                        err_at(x, k->loc, "label '%s' is reserved (%s)", k->value,
+                               streq(k->value, "source") ? "homeostat sets source=\"<name>\" itself" : "names starting with '__' are internal");
                         continue;
                 }
                 s = need_scalar(x, k->value, val, "a string");
@@ -1550,7 +1556,7 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
                                 s->tasks_max = UINT64_MAX;
                                 r = 0;
                         } else
-                                r = need_uint(x, k, v, 1, UINT64_MAX - 1, &s->tasks_max);
+                                r = need_uint(x, k, v, 1, 1000000000, &s->tasks_max);
                         s->has_tasks_max = r >= 0;
                         limit_any = true;
                 } else if (streq(k, "max_hold"))
@@ -2104,7 +2110,9 @@ int config_builder_add_document(ConfigBuilder *b, const Node *root, bool is_main
                 } else if (streq(k, "rules")) {
                         parse = parse_rule;
                         example = "[] for none";
-                } else {
+                } else if (startswith(k, "x-"))
+                        continue; /* extension keys: a place for YAML anchors, as in compose files */
+                else {
                         unknown_key(&x, root->pairs[i].key, "the top level", top_keys);
                         continue;
                 }

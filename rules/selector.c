@@ -177,9 +177,16 @@ static int parse_string(SelParser *p, char **ret, size_t **ret_map) {
                         continue;
                 }
                 unsigned digits = e == 'x' ? 2 : e == 'u' ? 4 : e == 'U' ? 8 : (e >= '0' && e <= '7') ? 3 : 0;
-                if (digits == 0)
-                        return fail(p, at, "unknown escape '\\%c' in label value (to put a backslash into a regex, write \\\\)",
+                if (digits == 0) {
+                        /* "5\d" in a selector is almost always an RE2 habit, not a typo in an escape. */
+                        char two[3] = { '\\', e, 0 };
+                        size_t off;
+                        const char *re2 = e ? regex_posix_problem(two, &off) : NULL;
+                        if (re2 && !streq(re2, "regex ends with a lone backslash"))
+                                return fail(p, at, "%s", re2);
+                        return fail(p, at, "unknown escape '\\%c' in a label value (a backslash itself is written \\\\)",
                                     e ? e : ' ');
+                }
                 unsigned cp = 0, base = (e >= '0' && e <= '7') ? 8 : 16;
                 size_t first = base == 8 ? p->pos + 1 : p->pos + 2;
                 for (unsigned k = 0; k < digits; k++) {

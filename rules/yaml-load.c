@@ -329,8 +329,8 @@ static void report_syntax_error(Builder *b, const yaml_parser_t *p) {
         loc = mark_location(b, p->problem_mark, &off);
         if (off < b->src->len && b->src->data[off] == '\t')
                 hint = " (a tab cannot indent YAML; use spaces)";
-        if (p->context)
-                diag_error(b->diags, loc, "YAML syntax error: %s %s that starts at line %zu, column %zu%s", strna(p->problem),
+        if (p->context && (p->context_mark.line != p->problem_mark.line || p->context_mark.column != p->problem_mark.column))
+                diag_error(b->diags, loc, "YAML syntax error: %s (%s that starts at line %zu, column %zu)%s", strna(p->problem),
                            p->context, p->context_mark.line + 1, p->context_mark.column + 1, hint);
         else
                 diag_error(b->diags, loc, "YAML syntax error: %s%s", strna(p->problem), hint);
