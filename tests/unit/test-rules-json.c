@@ -19,7 +19,7 @@ typedef struct Loaded {
 
 static void load_n(Loaded *l, const char *text, size_t len) {
         LoadLimits lim = { .max_depth = LOAD_MAX_DEPTH, .max_alias_nodes = LOAD_MAX_ALIAS_NODES };
-        *l = (Loaded) {};
+        *l = (Loaded){};
         assert_int_equal(source_text_init(&l->src, "t.json", text, len, false), 0);
         l->r = json_load_document(&l->src, &lim, &l->d, &l->root);
 }
@@ -37,11 +37,19 @@ static void done(Loaded *l) {
 static void expect_error(const char *json, unsigned line, unsigned col, const char *text) {
         Loaded l;
         load(&l, json);
-        if (l.r >= 0 || l.d.n_errors != 1 || l.d.items[0].loc.line != line || l.d.items[0].loc.column != col ||
-            !strstr(l.d.items[0].message, text))
-                fail_msg("%s: r=%d, %zu errors, first '%s' at %u:%u; want '%s' at %u:%u", json, l.r, l.d.n_errors,
-                         l.d.n_items ? l.d.items[0].message : "", l.d.n_items ? l.d.items[0].loc.line : 0,
-                         l.d.n_items ? l.d.items[0].loc.column : 0, text, line, col);
+        if (l.r >= 0 || l.d.n_errors != 1 || l.d.items[0].loc.line != line ||
+            l.d.items[0].loc.column != col || !strstr(l.d.items[0].message, text))
+                fail_msg(
+                        "%s: r=%d, %zu errors, first '%s' at %u:%u; want '%s' at %u:%u",
+                        json,
+                        l.r,
+                        l.d.n_errors,
+                        l.d.n_items ? l.d.items[0].message : "",
+                        l.d.n_items ? l.d.items[0].loc.line : 0,
+                        l.d.n_items ? l.d.items[0].loc.column : 0,
+                        text,
+                        line,
+                        col);
         done(&l);
 }
 
@@ -55,7 +63,8 @@ static void expect_ok(const char *json) {
 
 static void test_tree(void **state) {
         Loaded l;
-        load(&l, "\xEF\xBB\xBF{\n  \"a\": [1, -2.5e3, true, null, \"x\\u00e9\\ud83d\\ude00\\n\"],\n  \"é\": {\"k\": \"v\"}\n}");
+        load(&l,
+             "\xEF\xBB\xBF{\n  \"a\": [1, -2.5e3, true, null, \"x\\u00e9\\ud83d\\ude00\\n\"],\n  \"é\": {\"k\": \"v\"}\n}");
         assert_int_equal(l.r, 0);
         assert_int_equal(l.d.n_errors, 0);
         Node *a = node_get(l.root, "a");

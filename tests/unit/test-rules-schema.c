@@ -153,20 +153,29 @@ static uint64_t fingerprint_of(const char *rule_yaml) {
 }
 
 static void test_fingerprint(void **state) {
-        uint64_t a = fingerprint_of("  - {name: a, series: 'x{b=\"1\",a=~\"2\"}', detector: {kind: ewma, threshold: 3}, for: 1m}\n");
-        uint64_t b = fingerprint_of("  - {for: 5m, detector: {threshold: 3.0, kind: ewma}, series: \"x{ a=~'2', b='1' }\", name: zz}\n");
-        uint64_t c = fingerprint_of("  - {name: a, series: 'x{b=\"1\",a=~\"2\"}', detector: {kind: ewma, threshold: 3.5}}\n");
-        uint64_t d = fingerprint_of("  - {name: a, series: 'x{b=\"1\",a=~\"2\"}', detector: {kind: ewma, threshold: 3}, transform: raw}\n");
-        uint64_t e = fingerprint_of("  - {name: a, series: 'x{b=\"1\",a=~\"2\"}', detector: {kind: ewma, threshold: 3}, timezone: UTC}\n");
-        uint64_t f = fingerprint_of("  - {name: a, series: 'x{b=\"1\",a=~\"2\"}', detector: {kind: cusum, threshold: 3}}\n");
+        uint64_t a = fingerprint_of(
+                "  - {name: a, series: 'x{b=\"1\",a=~\"2\"}', detector: {kind: ewma, threshold: 3}, for: 1m}\n");
+        uint64_t b = fingerprint_of(
+                "  - {for: 5m, detector: {threshold: 3.0, kind: ewma}, series: \"x{ a=~'2', b='1' }\", name: zz}\n");
+        uint64_t c = fingerprint_of(
+                "  - {name: a, series: 'x{b=\"1\",a=~\"2\"}', detector: {kind: ewma, threshold: 3.5}}\n");
+        uint64_t d = fingerprint_of(
+                "  - {name: a, series: 'x{b=\"1\",a=~\"2\"}', detector: {kind: ewma, threshold: 3}, transform: raw}\n");
+        uint64_t e = fingerprint_of(
+                "  - {name: a, series: 'x{b=\"1\",a=~\"2\"}', detector: {kind: ewma, threshold: 3}, timezone: UTC}\n");
+        uint64_t f = fingerprint_of(
+                "  - {name: a, series: 'x{b=\"1\",a=~\"2\"}', detector: {kind: cusum, threshold: 3}}\n");
         assert_true(a == b); /* key order, spelling of the selector, name and for: do not matter */
         assert_true(a != c);
         assert_true(a != d);
         assert_true(a == e);
         assert_true(a != f);
-        uint64_t g = fingerprint_of("  - {name: s, detector: {kind: burnrate, errors: e, total: t, objective: 99, on: [a, b]}}\n");
-        uint64_t h = fingerprint_of("  - {name: s, detector: {kind: burnrate, errors: e, total: t, objective: 99, on: [b, a]}}\n");
-        uint64_t i = fingerprint_of("  - {name: s, detector: {kind: burnrate, errors: e, total: t, objective: 99.5, on: [b, a]}}\n");
+        uint64_t g = fingerprint_of(
+                "  - {name: s, detector: {kind: burnrate, errors: e, total: t, objective: 99, on: [a, b]}}\n");
+        uint64_t h = fingerprint_of(
+                "  - {name: s, detector: {kind: burnrate, errors: e, total: t, objective: 99, on: [b, a]}}\n");
+        uint64_t i = fingerprint_of(
+                "  - {name: s, detector: {kind: burnrate, errors: e, total: t, objective: 99.5, on: [b, a]}}\n");
         assert_true(g == h);
         assert_true(g != i);
         assert_true(a != 0);
@@ -174,10 +183,11 @@ static void test_fingerprint(void **state) {
 
 static void test_defaults_burnrate(void **state) {
         Diagnostics d = {};
-        Config *c = load_ok("b.json",
-                            "{\"rules\": [{\"name\": \"s\", \"detector\": {\"kind\": \"burnrate\", \"errors\": \"e\", "
-                            "\"total\": \"t\", \"objective\": 99.9}}]}",
-                            &d);
+        Config *c = load_ok(
+                "b.json",
+                "{\"rules\": [{\"name\": \"s\", \"detector\": {\"kind\": \"burnrate\", \"errors\": \"e\", "
+                "\"total\": \"t\", \"objective\": 99.9}}]}",
+                &d);
         const DetectorSpec *ds = &c->rules[0].detector;
         assert_null(c->rules[0].series);
         assert_int_equal(ds->n_windows, 2);
@@ -206,7 +216,8 @@ static void test_errors_all_reported(void **state) {
         diagnostics_done(&d);
 
         /* Warnings only: valid, unless strict. */
-        const char *risky = "rules:\n  - {name: a, series: up, detector: {kind: ewma}, remediate: [{action: restart, unit: a.service}]}\n";
+        const char *risky =
+                "rules:\n  - {name: a, series: up, detector: {kind: ewma}, remediate: [{action: restart, unit: a.service}]}\n";
         ConfigLoadOptions strict = { .strict = true };
         assert_int_equal(config_load_buffer("w.yaml", risky, strlen(risky), NULL, &c, &d), 0);
         assert_int_equal(d.n_warnings, 2);
@@ -241,8 +252,12 @@ static void test_layout(void **state) {
         assert_non_null(mkdtemp(dir));
         snprintf(sub, sizeof(sub), "%s/rules.d", dir);
         assert_int_equal(mkdir(sub, 0755), 0);
-        write_file(dir, "homeostat.yaml", "notifiers: [{name: ops, kind: slack, url_credential: o}]\nrules: []\n");
-        write_file(sub, "20-b.json", "{\"rules\": [{\"name\": \"b\", \"series\": \"up\", \"detector\": {\"kind\": \"ewma\"}, \"notify\": [\"late\"]}]}");
+        write_file(
+                dir, "homeostat.yaml", "notifiers: [{name: ops, kind: slack, url_credential: o}]\nrules: []\n");
+        write_file(
+                sub,
+                "20-b.json",
+                "{\"rules\": [{\"name\": \"b\", \"series\": \"up\", \"detector\": {\"kind\": \"ewma\"}, \"notify\": [\"late\"]}]}");
         write_file(sub, "10-a.yml", "rules: [{name: a, series: up, detector: {kind: ewma}, notify: [ops]}]\n");
         write_file(sub, "30-c.yaml", "notifiers: [{name: late, kind: teams, url_credential: t}]\n");
         write_file(sub, "README", "ignored");
@@ -313,12 +328,13 @@ static void test_layout(void **state) {
 
 static void test_templates_in_model(void **state) {
         Diagnostics d = {};
-        Config *c = load_ok("t.yaml",
-                            "rules:\n  - name: t\n    series: 'm{unit=~\"api-.*\"}'\n    detector: {kind: ewma}\n    for: 1m\n"
-                            "    mode: observe\n"
-                            "    remediate:\n      - {action: restart, unit: '${labels.unit}', targets: ['api-*.service']}\n"
-                            "      - {action: exec, argv: [/bin/echo, '$$HOME']}\n",
-                            &d);
+        Config *c = load_ok(
+                "t.yaml",
+                "rules:\n  - name: t\n    series: 'm{unit=~\"api-.*\"}'\n    detector: {kind: ewma}\n    for: 1m\n"
+                "    mode: observe\n"
+                "    remediate:\n      - {action: restart, unit: '${labels.unit}', targets: ['api-*.service']}\n"
+                "      - {action: exec, argv: [/bin/echo, '$$HOME']}\n",
+                &d);
         const Step *s = &c->rules[0].steps[0];
         assert_true(s->unit.templated);
         assert_int_equal(s->n_targets, 1);
@@ -344,9 +360,12 @@ static void test_templates_in_model(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_model),        cmocka_unit_test(test_fingerprint),
-                cmocka_unit_test(test_defaults_burnrate), cmocka_unit_test(test_errors_all_reported),
-                cmocka_unit_test(test_layout),       cmocka_unit_test(test_templates_in_model),
+                cmocka_unit_test(test_model),
+                cmocka_unit_test(test_fingerprint),
+                cmocka_unit_test(test_defaults_burnrate),
+                cmocka_unit_test(test_errors_all_reported),
+                cmocka_unit_test(test_layout),
+                cmocka_unit_test(test_templates_in_model),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

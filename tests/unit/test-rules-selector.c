@@ -35,7 +35,8 @@ static void parse_bad(const char *text, size_t want_off, const char *want_substr
 }
 
 static void test_parse_basic(void **state) {
-        Selector *s = parse_ok("http_requests_total{code=\"500\", method!=\"GET\",path=~\"/api/.*\",x!~'y|z',}");
+        Selector *s = parse_ok(
+                "http_requests_total{code=\"500\", method!=\"GET\",path=~\"/api/.*\",x!~'y|z',}");
         assert_string_equal(s->metric, "http_requests_total");
         assert_int_equal(s->n_matchers, 4);
         assert_string_equal(s->matchers[0].name, "code");
@@ -66,7 +67,8 @@ static void test_parse_basic(void **state) {
 }
 
 static void test_escapes(void **state) {
-        Selector *s = parse_ok("x{a=\"q\\\"uote\\\\ \\n\\t\\x41\\101\\u00e9\\U0001F600\",b='it\\'s',c=`raw\\d`}");
+        Selector *s = parse_ok(
+                "x{a=\"q\\\"uote\\\\ \\n\\t\\x41\\101\\u00e9\\U0001F600\",b='it\\'s',c=`raw\\d`}");
         assert_string_equal(s->matchers[0].value, "q\"uote\\ \n\tAA\xc3\xa9\xf0\x9f\x98\x80");
         assert_string_equal(s->matchers[1].value, "it's");
         assert_string_equal(s->matchers[2].value, "raw\\d");
@@ -91,18 +93,18 @@ static void test_matches(void **state) {
 
         s = parse_ok("x{job=\"\"}");
         assert_true(selector_matches(s, "x", NULL, 0));
-        assert_false(selector_matches(s, "x", (Label[]) { { "job", "a" } }, 1));
+        assert_false(selector_matches(s, "x", (Label[]){ { "job", "a" } }, 1));
         selector_free(s);
 
         s = parse_ok("{__name__=~\"node_.*\",mode=\"idle\"}");
-        assert_true(selector_matches(s, "node_cpu", (Label[]) { { "mode", "idle" } }, 1));
-        assert_false(selector_matches(s, "up", (Label[]) { { "mode", "idle" } }, 1));
+        assert_true(selector_matches(s, "node_cpu", (Label[]){ { "mode", "idle" } }, 1));
+        assert_false(selector_matches(s, "up", (Label[]){ { "mode", "idle" } }, 1));
         selector_free(s);
 
         /* Alternation binds inside the anchors: a|b does not match "ab" or "xa". */
         s = parse_ok("x{v=~\"a|b\"}");
-        assert_true(selector_matches(s, "x", (Label[]) { { "v", "b" } }, 1));
-        assert_false(selector_matches(s, "x", (Label[]) { { "v", "xa" } }, 1));
+        assert_true(selector_matches(s, "x", (Label[]){ { "v", "b" } }, 1));
+        assert_false(selector_matches(s, "x", (Label[]){ { "v", "xa" } }, 1));
         selector_free(s);
 }
 
@@ -163,7 +165,8 @@ static void test_re2_habits(void **state) {
 
         /* POSIX spellings are fine, also inside brackets. */
         Selector *s = parse_ok("x{a=~\"[[:digit:]]+\\\\.[0-9]{2}\",b=~\"[*?+]x\",c=~\"[]a]\",d=~\"[^]?]\"}");
-        assert_true(selector_matches(s, "x", (Label[]) { { "a", "12.34" }, { "b", "?x" }, { "c", "]" }, { "d", "a" } }, 4));
+        assert_true(selector_matches(
+                s, "x", (Label[]){ { "a", "12.34" }, { "b", "?x" }, { "c", "]" }, { "d", "a" } }, 4));
         selector_free(s);
 }
 
@@ -201,9 +204,9 @@ static void test_normalized(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_basic),  cmocka_unit_test(test_escapes),
-                cmocka_unit_test(test_matches),      cmocka_unit_test(test_pinned_constrains),
-                cmocka_unit_test(test_errors),       cmocka_unit_test(test_re2_habits),
+                cmocka_unit_test(test_parse_basic),   cmocka_unit_test(test_escapes),
+                cmocka_unit_test(test_matches),       cmocka_unit_test(test_pinned_constrains),
+                cmocka_unit_test(test_errors),        cmocka_unit_test(test_re2_habits),
                 cmocka_unit_test(test_posix_problem), cmocka_unit_test(test_normalized),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,11 +12,8 @@
 #include "template.h"
 
 static const Label labels[] = {
-        { "instance", "web1" },
-        { "path", "/a b&c" },
-        { "semi", "web1;shutdown" },
-        { "unit", "api-1.service" },
-        { "nl", "a\r\nb" },
+        { "instance", "web1" },      { "path", "/a b&c" }, { "semi", "web1;shutdown" },
+        { "unit", "api-1.service" }, { "nl", "a\r\nb" },
 };
 
 static const TemplateVars vars = {
@@ -49,9 +46,14 @@ static void test_parse(void **state) {
         size_t n = 0, off = 0;
         char *err = NULL;
 
-        assert_int_equal(template_parse("x ${labels.unit} ${rule}${series} ${value} ${expected} ${incident} $$ $x", &refs,
-                                        &n, &err, &off),
-                         0);
+        assert_int_equal(
+                template_parse(
+                        "x ${labels.unit} ${rule}${series} ${value} ${expected} ${incident} $$ $x",
+                        &refs,
+                        &n,
+                        &err,
+                        &off),
+                0);
         assert_int_equal(n, 6);
         assert_int_equal(refs[0].kind, TEMPLATE_VAR_LABEL);
         assert_string_equal(refs[0].label, "unit");
@@ -128,7 +130,8 @@ static void test_expand_targets(void **state) {
         free(expand("${labels.instance}", TEMPLATE_SERVER, -EINVAL));
 
         /* URLs: substituted values are percent-encoded, literal text stays. */
-        expect("http://127.0.0.1:8080/p?x=${labels.path}&r=${rule}", TEMPLATE_URL,
+        expect("http://127.0.0.1:8080/p?x=${labels.path}&r=${rule}",
+               TEMPLATE_URL,
                "http://127.0.0.1:8080/p?x=%2Fa%20b%26c&r=api-latency");
         expect("https://h/${series}", TEMPLATE_URL, "https://h/http_requests_total%7Bcode%3D%22500%22%7D");
         free(expand("ftp://h/${rule}", TEMPLATE_URL, -EINVAL));
@@ -142,10 +145,12 @@ static void test_expand_targets(void **state) {
 }
 
 static void test_unit_names(void **state) {
-        const char *good[] = { "api.service", "worker@1.service", "a-b_c:d.socket", "x\\x2d.mount", "foo.timer",
-                               "user-1000.slice", "dev-sda.device" };
-        const char *bad[] = { "", "api", "api.servic", ".service", "a b.service", "a/b.service", "@x.service",
-                              "foo@.service", "a@b@c.service", "api.service;rm" };
+        const char *good[] = { "api.service", "worker@1.service", "a-b_c:d.socket", "x\\x2d.mount",
+                               "foo.timer",   "user-1000.slice",  "dev-sda.device" };
+        const char *bad[] = {
+                "",           "api",          "api.servic",    ".service",      "a b.service", "a/b.service",
+                "@x.service", "foo@.service", "a@b@c.service", "api.service;rm"
+        };
         for (size_t i = 0; i < ELEMENTSOF(good); i++)
                 if (!unit_name_is_valid(good[i]))
                         fail_msg("%s should be valid", good[i]);
@@ -183,7 +188,7 @@ static void test_targets(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse),       cmocka_unit_test(test_expand_values),
+                cmocka_unit_test(test_parse),          cmocka_unit_test(test_expand_values),
                 cmocka_unit_test(test_expand_targets), cmocka_unit_test(test_unit_names),
                 cmocka_unit_test(test_targets),
         };

@@ -19,7 +19,7 @@ typedef struct Loaded {
 
 static void load(Loaded *l, const char *text) {
         LoadLimits lim = { .max_depth = LOAD_MAX_DEPTH, .max_alias_nodes = LOAD_MAX_ALIAS_NODES };
-        *l = (Loaded) {};
+        *l = (Loaded){};
         assert_int_equal(source_text_init(&l->src, "t.yaml", text, strlen(text), true), 0);
         l->r = yaml_load_document(&l->src, &lim, &l->d, &l->root);
 }
@@ -36,9 +36,16 @@ static void expect_error(const char *yaml, unsigned line, unsigned col, const ch
         load(&l, yaml);
         if (l.d.n_errors != 1 || l.d.items[0].loc.line != line || l.d.items[0].loc.column != col ||
             !strstr(l.d.items[0].message, text))
-                fail_msg("%s: got %zu errors, first '%s' at %u:%u; want '%s' at %u:%u", yaml, l.d.n_errors,
-                         l.d.n_items ? l.d.items[0].message : "", l.d.n_items ? l.d.items[0].loc.line : 0,
-                         l.d.n_items ? l.d.items[0].loc.column : 0, text, line, col);
+                fail_msg(
+                        "%s: got %zu errors, first '%s' at %u:%u; want '%s' at %u:%u",
+                        yaml,
+                        l.d.n_errors,
+                        l.d.n_items ? l.d.items[0].message : "",
+                        l.d.n_items ? l.d.items[0].loc.line : 0,
+                        l.d.n_items ? l.d.items[0].loc.column : 0,
+                        text,
+                        line,
+                        col);
         done(&l);
 }
 
@@ -197,9 +204,9 @@ static void test_line_breaks(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_tree_and_positions), cmocka_unit_test(test_value_location),
-                cmocka_unit_test(test_duplicates),        cmocka_unit_test(test_aliases),
-                cmocka_unit_test(test_alias_bomb),        cmocka_unit_test(test_depth),
-                cmocka_unit_test(test_rejections),        cmocka_unit_test(test_line_breaks),
+                cmocka_unit_test(test_duplicates),         cmocka_unit_test(test_aliases),
+                cmocka_unit_test(test_alias_bomb),         cmocka_unit_test(test_depth),
+                cmocka_unit_test(test_rejections),         cmocka_unit_test(test_line_breaks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
