@@ -80,10 +80,15 @@ static void redis_timeout(Action *a) {
 
         if (r->deleted > 0)
                 action_attr_u64(a, "keys_deleted", r->deleted);
-        action_finish(a, ACTION_OUTCOME_TIMED_OUT, -ETIMEDOUT,
-                      "redis at %s did not answer within %s (%s%s)", r->addr.display,
-                      format_duration(buf, sizeof(buf), a->timeout_usec), redis_phase_names[r->phase],
-                      r->deleted > 0 ? "; some keys were already deleted" : "");
+        action_finish(
+                a,
+                ACTION_OUTCOME_TIMED_OUT,
+                -ETIMEDOUT,
+                "redis at %s did not answer within %s (%s%s)",
+                r->addr.display,
+                format_duration(buf, sizeof(buf), a->timeout_usec),
+                redis_phase_names[r->phase],
+                r->deleted > 0 ? "; some keys were already deleted" : "");
 }
 
 static const ActionOps redis_ops = {
@@ -108,13 +113,20 @@ static int redis_command(Action *a, RedisPhase phase, const char *fmt, ...) {
 
 static void redis_fail(Action *a, int error, const char *what) {
         RedisAction *r = ra(a);
-        action_finish(a, ACTION_OUTCOME_FAILED, error, "redis at %s: %s while %s", r->addr.display, what,
-                      redis_phase_names[r->phase]);
+        action_finish(
+                a,
+                ACTION_OUTCOME_FAILED,
+                error,
+                "redis at %s: %s while %s",
+                r->addr.display,
+                what,
+                redis_phase_names[r->phase]);
 }
 
 static void scan_next(Action *a) {
         RedisAction *r = ra(a);
-        if (redis_command(a, REDIS_PHASE_SCAN, "SCAN %s MATCH %s COUNT " REDIS_SCAN_COUNT, r->cursor, r->pattern) < 0)
+        if (redis_command(
+                    a, REDIS_PHASE_SCAN, "SCAN %s MATCH %s COUNT " REDIS_SCAN_COUNT, r->cursor, r->pattern) < 0)
                 redis_fail(a, -EIO, "could not send SCAN");
 }
 
@@ -124,22 +136,35 @@ static void scan_done(Action *a) {
         action_attr_u64(a, "scan_batches", r->batches);
         if (a->dry_run) {
                 action_attr_u64(a, "keys_matching", r->matched);
-                action_finish(a, ACTION_OUTCOME_SKIPPED, 0,
-                              "would delete %" PRIu64 " keys matching '%s' from redis db %u at %s", r->matched,
-                              r->pattern, r->db, r->addr.display);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_SKIPPED,
+                        0,
+                        "would delete %" PRIu64 " keys matching '%s' from redis db %u at %s",
+                        r->matched,
+                        r->pattern,
+                        r->db,
+                        r->addr.display);
                 return;
         }
         action_attr_u64(a, "keys_deleted", r->deleted);
-        action_finish(a, ACTION_OUTCOME_SUCCEEDED, 0, "deleted %" PRIu64 " keys matching '%s' from redis db %u at %s",
-                      r->deleted, r->pattern, r->db, r->addr.display);
+        action_finish(
+                a,
+                ACTION_OUTCOME_SUCCEEDED,
+                0,
+                "deleted %" PRIu64 " keys matching '%s' from redis db %u at %s",
+                r->deleted,
+                r->pattern,
+                r->db,
+                r->addr.display);
 }
 
 /* One SCAN answer: [cursor, [keys...]]. Unlink the batch (or count it in a dry run), then go on. */
 static void on_scan(Action *a, redisReply *rep) {
         RedisAction *r = ra(a);
 
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_STRING ||
-            rep->element[1]->type != REDIS_REPLY_ARRAY) {
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+            rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_ARRAY) {
                 redis_fail(a, -EBADMSG, "unexpected SCAN reply");
                 return;
         }
@@ -197,8 +222,14 @@ static void on_redis_reply(redisAsyncContext *ac, void *reply, void *privdata) {
         }
         if (rep->type == REDIS_REPLY_ERROR) {
                 _cleanup_free_ char *m = text_excerpt(rep->str, rep->len, 200);
-                action_finish(a, ACTION_OUTCOME_FAILED, -EIO, "redis at %s answered: %s (while %s)", r->addr.display,
-                              strna(m), redis_phase_names[r->phase]);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        -EIO,
+                        "redis at %s answered: %s (while %s)",
+                        r->addr.display,
+                        strna(m),
+                        redis_phase_names[r->phase]);
                 return;
         }
 
@@ -220,8 +251,14 @@ static void on_redis_reply(redisAsyncContext *ac, void *reply, void *privdata) {
                 r->dbsize = (uint64_t) rep->integer;
                 action_attr_u64(a, "keys_before", r->dbsize);
                 if (a->dry_run) {
-                        action_finish(a, ACTION_OUTCOME_SKIPPED, 0, "would flush redis db %u at %s (%" PRIu64 " keys)",
-                                      r->db, r->addr.display, r->dbsize);
+                        action_finish(
+                                a,
+                                ACTION_OUTCOME_SKIPPED,
+                                0,
+                                "would flush redis db %u at %s (%" PRIu64 " keys)",
+                                r->db,
+                                r->addr.display,
+                                r->dbsize);
                         return;
                 }
                 if (redis_command(a, REDIS_PHASE_FLUSH, "FLUSHDB ASYNC") < 0)
@@ -234,8 +271,14 @@ static void on_redis_reply(redisAsyncContext *ac, void *reply, void *privdata) {
                         return;
                 }
                 action_attr_u64(a, "keys_deleted", r->dbsize);
-                action_finish(a, ACTION_OUTCOME_SUCCEEDED, 0, "flushed redis db %u at %s (%" PRIu64 " keys)", r->db,
-                              r->addr.display, r->dbsize);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_SUCCEEDED,
+                        0,
+                        "flushed redis db %u at %s (%" PRIu64 " keys)",
+                        r->db,
+                        r->addr.display,
+                        r->dbsize);
                 return;
 
         case REDIS_PHASE_SCAN:
@@ -266,8 +309,13 @@ static void on_redis_connect(const redisAsyncContext *ac, int status) {
                 return;
         /* hiredis frees the context after this callback. */
         ra(a)->ac = NULL;
-        action_finish(a, ACTION_OUTCOME_FAILED, -ECONNREFUSED, "could not connect to redis at %s: %s",
-                      ra(a)->addr.display, ac->errstr);
+        action_finish(
+                a,
+                ACTION_OUTCOME_FAILED,
+                -ECONNREFUSED,
+                "could not connect to redis at %s: %s",
+                ra(a)->addr.display,
+                ac->errstr);
 }
 
 static void on_redis_disconnect(const redisAsyncContext *ac, int status) {
@@ -279,8 +327,13 @@ static void on_redis_disconnect(const redisAsyncContext *ac, int status) {
                 return;
         }
         ra(a)->ac = NULL;
-        action_finish(a, ACTION_OUTCOME_FAILED, -ECONNRESET, "redis at %s closed the connection: %s",
-                      ra(a)->addr.display, ac->errstr[0] ? ac->errstr : "no reason given");
+        action_finish(
+                a,
+                ACTION_OUTCOME_FAILED,
+                -ECONNRESET,
+                "redis at %s closed the connection: %s",
+                ra(a)->addr.display,
+                ac->errstr[0] ? ac->errstr : "no reason given");
 }
 
 int redis_start(Action *a, const SockAddress *addr, unsigned db, const char *pattern) {
@@ -314,8 +367,13 @@ int redis_start(Action *a, const SockAddress *addr, unsigned db, const char *pat
         if (!ac)
                 return -ENOMEM;
         if (ac->err) {
-                action_finish(a, ACTION_OUTCOME_FAILED, -ECONNREFUSED, "could not connect to redis at %s: %s",
-                              addr->display, ac->errstr);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        -ECONNREFUSED,
+                        "could not connect to redis at %s: %s",
+                        addr->display,
+                        ac->errstr);
                 redisAsyncFree(ac);
                 return 0;
         }
@@ -354,8 +412,14 @@ static void memcached_timeout(Action *a) {
         MemcachedAction *m = a->data;
         char buf[DURATION_MAX];
 
-        action_finish(a, ACTION_OUTCOME_TIMED_OUT, -ETIMEDOUT, "memcached at %s did not answer %s within %s",
-                      m->addr.display, m->command, format_duration(buf, sizeof(buf), a->timeout_usec));
+        action_finish(
+                a,
+                ACTION_OUTCOME_TIMED_OUT,
+                -ETIMEDOUT,
+                "memcached at %s did not answer %s within %s",
+                m->addr.display,
+                m->command,
+                format_duration(buf, sizeof(buf), a->timeout_usec));
 }
 
 static const ActionOps memcached_ops = {
@@ -372,8 +436,14 @@ static void on_memcached_reply(SockRequest *q, int error, const char *reply, siz
         if (a->finished)
                 return;
         if (error < 0) {
-                action_finish(a, ACTION_OUTCOME_FAILED, error, "memcached at %s: %s failed: %s", m->addr.display,
-                              m->command, errno_text(error));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        error,
+                        "memcached at %s: %s failed: %s",
+                        m->addr.display,
+                        m->command,
+                        errno_text(error));
                 return;
         }
         line = text_excerpt(reply, strcspn(reply, "\r\n"), 200);
@@ -384,16 +454,31 @@ static void on_memcached_reply(SockRequest *q, int error, const char *reply, siz
         if (a->dry_run) {
                 const char *v = startswith(line, "VERSION ");
                 if (!v)
-                        action_finish(a, ACTION_OUTCOME_FAILED, -EBADMSG, "memcached at %s answered version with: %s",
-                                      m->addr.display, line);
+                        action_finish(
+                                a,
+                                ACTION_OUTCOME_FAILED,
+                                -EBADMSG,
+                                "memcached at %s answered version with: %s",
+                                m->addr.display,
+                                line);
                 else
-                        action_finish(a, ACTION_OUTCOME_SKIPPED, 0, "would flush_all memcached at %s (version %s)",
-                                      m->addr.display, v);
+                        action_finish(
+                                a,
+                                ACTION_OUTCOME_SKIPPED,
+                                0,
+                                "would flush_all memcached at %s (version %s)",
+                                m->addr.display,
+                                v);
                 return;
         }
         if (!streq(line, "OK")) {
-                action_finish(a, ACTION_OUTCOME_FAILED, -EIO, "memcached at %s answered flush_all with: %s",
-                              m->addr.display, line);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        -EIO,
+                        "memcached at %s answered flush_all with: %s",
+                        m->addr.display,
+                        line);
                 return;
         }
         action_finish(a, ACTION_OUTCOME_SUCCEEDED, 0, "flushed memcached at %s", m->addr.display);
@@ -412,8 +497,15 @@ int memcached_start(Action *a, const SockAddress *addr) {
         m->command = a->dry_run ? "version" : "flush_all";
         action_attr(a, "memcached", "%s", addr->display);
 
-        r = sock_request_start(a->ctx->event, addr, a->dry_run ? "version\r\n" : "flush_all\r\n", SOCK_REPLY_LINE,
-                               MEMCACHED_MAX_REPLY, on_memcached_reply, a, &m->req);
+        r = sock_request_start(
+                a->ctx->event,
+                addr,
+                a->dry_run ? "version\r\n" : "flush_all\r\n",
+                SOCK_REPLY_LINE,
+                MEMCACHED_MAX_REPLY,
+                on_memcached_reply,
+                a,
+                &m->req);
         if (r < 0)
                 action_finish(a, ACTION_OUTCOME_FAILED, r, "memcached at %s: %s", addr->display, errno_text(r));
         return 0;

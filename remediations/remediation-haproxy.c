@@ -29,7 +29,8 @@
 #define SRV_ADMF_IDRAIN 0x10u
 #define SRV_ADMF_RMAINT 0x20u
 #define SRV_ADMF_HMAINT 0x40u
-#define SRV_ADMF_ANY_MAINT (SRV_ADMF_FMAINT | SRV_ADMF_IMAINT | SRV_ADMF_CMAINT | SRV_ADMF_RMAINT | SRV_ADMF_HMAINT)
+#define SRV_ADMF_ANY_MAINT \
+        (SRV_ADMF_FMAINT | SRV_ADMF_IMAINT | SRV_ADMF_CMAINT | SRV_ADMF_RMAINT | SRV_ADMF_HMAINT)
 
 typedef enum HaproxyPhase {
         HAPROXY_PHASE_GET_WEIGHT,
@@ -42,8 +43,8 @@ typedef enum HaproxyPhase {
 typedef struct HaproxyAction {
         HaproxyPhase phase;
         SockAddress addr;
-        char *server;  /* backend/server */
-        char *backend; /* the part before the slash */
+        char *server;            /* backend/server */
+        char *backend;           /* the part before the slash */
         HaproxyState want_state; /* NONE: set the weight */
         int want_weight;
         bool is_undo;
@@ -182,8 +183,8 @@ int haproxy_parse_servers_state(const char *reply, const char *server, HaproxySe
                 if (!field_eq(f[1], fl[1], server, blen) || !field_eq(f[3], fl[3], slash + 1, slen))
                         continue;
                 HaproxyServerState st;
-                if (field_uint(f[5], fl[5], &st.op_state) < 0 || field_uint(f[6], fl[6], &st.admin_state) < 0 ||
-                    field_uint(f[7], fl[7], &st.uweight) < 0)
+                if (field_uint(f[5], fl[5], &st.op_state) < 0 ||
+                    field_uint(f[6], fl[6], &st.admin_state) < 0 || field_uint(f[7], fl[7], &st.uweight) < 0)
                         return -EBADMSG;
                 *ret = st;
                 return 0;
@@ -218,9 +219,15 @@ static void haproxy_timeout(Action *a) {
         HaproxyAction *h = ha(a);
         char buf[DURATION_MAX];
 
-        action_finish(a, ACTION_OUTCOME_TIMED_OUT, -ETIMEDOUT, "HAProxy at %s did not answer \"%s\" within %s (%s)",
-                      h->addr.display, strna(h->command), format_duration(buf, sizeof(buf), a->timeout_usec),
-                      phase_names[h->phase]);
+        action_finish(
+                a,
+                ACTION_OUTCOME_TIMED_OUT,
+                -ETIMEDOUT,
+                "HAProxy at %s did not answer \"%s\" within %s (%s)",
+                h->addr.display,
+                strna(h->command),
+                format_duration(buf, sizeof(buf), a->timeout_usec),
+                phase_names[h->phase]);
 }
 
 static const ActionOps haproxy_ops = {
@@ -250,14 +257,20 @@ static int send_command(Action *a, HaproxyPhase phase, const char *fmt, ...) {
         if (asprintf(&line, "%s\n", h->command) < 0)
                 return -ENOMEM;
         h->phase = phase;
-        return sock_request_start(a->ctx->event, &h->addr, line, SOCK_REPLY_EOF, HAPROXY_MAX_REPLY, on_reply, a,
-                                  &h->req);
+        return sock_request_start(
+                a->ctx->event, &h->addr, line, SOCK_REPLY_EOF, HAPROXY_MAX_REPLY, on_reply, a, &h->req);
 }
 
 static void fail_send(Action *a, int r) {
         HaproxyAction *h = ha(a);
-        action_finish(a, ACTION_OUTCOME_FAILED, r, "HAProxy at %s: \"%s\" failed: %s", h->addr.display,
-                      strna(h->command), errno_text(r));
+        action_finish(
+                a,
+                ACTION_OUTCOME_FAILED,
+                r,
+                "HAProxy at %s: \"%s\" failed: %s",
+                h->addr.display,
+                strna(h->command),
+                errno_text(r));
 }
 
 static void describe_want(const HaproxyAction *h, char *buf, size_t len) {
@@ -277,16 +290,29 @@ static void after_read_state(Action *a) {
         action_attr_u64(a, "previous_weight", h->before.uweight);
         describe_want(h, want, sizeof(want));
 
-        bool already = h->want_state != HAPROXY_STATE_NONE ? admin_is(h->before.admin_state, h->want_state) :
-                                                             h->before.uweight == (unsigned) h->want_weight;
+        bool already = h->want_state != HAPROXY_STATE_NONE ? admin_is(h->before.admin_state, h->want_state)
+                                                           : h->before.uweight == (unsigned) h->want_weight;
         if (already) {
-                action_finish(a, ACTION_OUTCOME_SKIPPED, 0, "skipped: %s is already %s%s", h->server,
-                              h->want_state != HAPROXY_STATE_NONE ? "in " : "at ", want);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_SKIPPED,
+                        0,
+                        "skipped: %s is already %s%s",
+                        h->server,
+                        h->want_state != HAPROXY_STATE_NONE ? "in " : "at ",
+                        want);
                 return;
         }
         if (a->dry_run) {
-                action_finish(a, ACTION_OUTCOME_SKIPPED, 0, "would set %s to %s (now %s, weight %u)", h->server, want,
-                              haproxy_state_name(now_state), h->before.uweight);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_SKIPPED,
+                        0,
+                        "would set %s to %s (now %s, weight %u)",
+                        h->server,
+                        want,
+                        haproxy_state_name(now_state),
+                        h->before.uweight);
                 return;
         }
         if (!h->is_undo) {
@@ -294,23 +320,43 @@ static void after_read_state(Action *a) {
                 SockAddress *x = &h->addr;
                 bool unix_sock = x->sa.sa_family == AF_UNIX;
                 if (h->want_state != HAPROXY_STATE_NONE)
-                        r = action_undo_new_haproxy(unix_sock ? x->display : NULL, unix_sock ? NULL : x->display,
-                                                    h->server, now_state, -1, a->timeout_usec, &u);
+                        r = action_undo_new_haproxy(
+                                unix_sock ? x->display : NULL,
+                                unix_sock ? NULL : x->display,
+                                h->server,
+                                now_state,
+                                -1,
+                                a->timeout_usec,
+                                &u);
                 else
-                        r = action_undo_new_haproxy(unix_sock ? x->display : NULL, unix_sock ? NULL : x->display,
-                                                    h->server, HAPROXY_STATE_NONE, (int) MIN(h->before.uweight, 256u),
-                                                    a->timeout_usec, &u);
+                        r = action_undo_new_haproxy(
+                                unix_sock ? x->display : NULL,
+                                unix_sock ? NULL : x->display,
+                                h->server,
+                                HAPROXY_STATE_NONE,
+                                (int) MIN(h->before.uweight, 256u),
+                                a->timeout_usec,
+                                &u);
                 if (r < 0) {
-                        action_finish(a, ACTION_OUTCOME_FAILED, r, "could not record the undo for %s: %s", h->server,
-                                      errno_text(r));
+                        action_finish(
+                                a,
+                                ACTION_OUTCOME_FAILED,
+                                r,
+                                "could not record the undo for %s: %s",
+                                h->server,
+                                errno_text(r));
                         return;
                 }
                 /* From the moment the command leaves, the server may have changed. */
                 action_set_undo(a, u);
         }
         if (h->want_state != HAPROXY_STATE_NONE)
-                r = send_command(a, HAPROXY_PHASE_SET, "set server %s state %s", h->server,
-                                 haproxy_state_name(h->want_state));
+                r = send_command(
+                        a,
+                        HAPROXY_PHASE_SET,
+                        "set server %s state %s",
+                        h->server,
+                        haproxy_state_name(h->want_state));
         else
                 r = send_command(a, HAPROXY_PHASE_SET, "set weight %s %d", h->server, h->want_weight);
         if (r < 0) {
@@ -327,20 +373,40 @@ static void after_verify(Action *a, const HaproxyServerState *now_st) {
         describe_want(h, want, sizeof(want));
         action_attr(a, "state", "%s", haproxy_state_name(haproxy_state_from_admin(now_st->admin_state)));
         action_attr_u64(a, "weight", now_st->uweight);
-        bool ok = h->want_state != HAPROXY_STATE_NONE ? admin_is(now_st->admin_state, h->want_state) :
-                                                        now_st->uweight == (unsigned) h->want_weight;
+        bool ok = h->want_state != HAPROXY_STATE_NONE ? admin_is(now_st->admin_state, h->want_state)
+                                                      : now_st->uweight == (unsigned) h->want_weight;
         if (!ok) {
-                action_finish(a, ACTION_OUTCOME_FAILED, -EIO,
-                              "HAProxy accepted \"%s\" but %s reads back as %s, weight %u", strna(h->command), h->server,
-                              haproxy_state_name(haproxy_state_from_admin(now_st->admin_state)), now_st->uweight);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        -EIO,
+                        "HAProxy accepted \"%s\" but %s reads back as %s, weight %u",
+                        strna(h->command),
+                        h->server,
+                        haproxy_state_name(haproxy_state_from_admin(now_st->admin_state)),
+                        now_st->uweight);
                 return;
         }
         if (h->want_state != HAPROXY_STATE_NONE)
-                action_finish(a, ACTION_OUTCOME_SUCCEEDED, 0, "set %s %sto %s (was %s)", h->server,
-                              h->is_undo ? "back " : "", want, haproxy_state_name(was));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_SUCCEEDED,
+                        0,
+                        "set %s %sto %s (was %s)",
+                        h->server,
+                        h->is_undo ? "back " : "",
+                        want,
+                        haproxy_state_name(was));
         else
-                action_finish(a, ACTION_OUTCOME_SUCCEEDED, 0, "set the weight of %s %sto %d (was %u)", h->server,
-                              h->is_undo ? "back " : "", h->want_weight, h->before.uweight);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_SUCCEEDED,
+                        0,
+                        "set the weight of %s %sto %d (was %u)",
+                        h->server,
+                        h->is_undo ? "back " : "",
+                        h->want_weight,
+                        h->before.uweight);
 }
 
 static void on_reply(SockRequest *q, int error, const char *reply, size_t len, void *userdata) {
@@ -362,14 +428,24 @@ static void on_reply(SockRequest *q, int error, const char *reply, size_t len, v
                 /* "10 (initial 10)" or an error sentence. */
                 if (!(reply[0] >= '0' && reply[0] <= '9')) {
                         msg = haproxy_reply_error(reply);
-                        bool gone = msg && (startswith(msg, "No such server") || startswith(msg, "No such backend"));
+                        bool gone = msg &&
+                                (startswith(msg, "No such server") || startswith(msg, "No such backend"));
                         if (h->is_undo && gone)
-                                action_finish(a, ACTION_OUTCOME_SKIPPED, 0,
-                                              "skipped: %s no longer exists in HAProxy (%s); nothing to restore",
-                                              h->server, msg);
+                                action_finish(
+                                        a,
+                                        ACTION_OUTCOME_SKIPPED,
+                                        0,
+                                        "skipped: %s no longer exists in HAProxy (%s); nothing to restore",
+                                        h->server,
+                                        msg);
                         else
-                                action_finish(a, ACTION_OUTCOME_FAILED, gone ? -ENOENT : -EIO, "HAProxy: %s: %s",
-                                              h->server, msg ?: "empty reply to get weight");
+                                action_finish(
+                                        a,
+                                        ACTION_OUTCOME_FAILED,
+                                        gone ? -ENOENT : -EIO,
+                                        "HAProxy: %s: %s",
+                                        h->server,
+                                        msg ?: "empty reply to get weight");
                         return;
                 }
                 r = send_command(a, HAPROXY_PHASE_READ_STATE, "show servers state %s", h->backend);
@@ -382,9 +458,15 @@ static void on_reply(SockRequest *q, int error, const char *reply, size_t len, v
                 r = haproxy_parse_servers_state(reply, h->server, &st);
                 if (r < 0) {
                         msg = haproxy_reply_error(reply);
-                        action_finish(a, ACTION_OUTCOME_FAILED, r, "HAProxy: \"%s\" gave %s%s%s", h->command,
-                                      r == -ENOENT ? "no line for " : "an unreadable answer",
-                                      r == -ENOENT ? h->server : ": ", r == -ENOENT ? "" : strna(msg));
+                        action_finish(
+                                a,
+                                ACTION_OUTCOME_FAILED,
+                                r,
+                                "HAProxy: \"%s\" gave %s%s%s",
+                                h->command,
+                                r == -ENOENT ? "no line for " : "an unreadable answer",
+                                r == -ENOENT ? h->server : ": ",
+                                r == -ENOENT ? "" : strna(msg));
                         return;
                 }
                 if (h->phase == HAPROXY_PHASE_READ_STATE) {
@@ -400,7 +482,8 @@ static void on_reply(SockRequest *q, int error, const char *reply, size_t len, v
                         /* HAProxy said no: nothing changed. */
                         if (!h->is_undo)
                                 action_set_undo(a, NULL);
-                        action_finish(a, ACTION_OUTCOME_FAILED, -EIO, "HAProxy refused \"%s\": %s", h->command, msg);
+                        action_finish(
+                                a, ACTION_OUTCOME_FAILED, -EIO, "HAProxy refused \"%s\": %s", h->command, msg);
                         return;
                 }
                 r = send_command(a, HAPROXY_PHASE_VERIFY, "show servers state %s", h->backend);
@@ -413,8 +496,8 @@ static void on_reply(SockRequest *q, int error, const char *reply, size_t len, v
         }
 }
 
-int haproxy_start(Action *a, const SockAddress *addr, const char *server, HaproxyState state, int weight,
-                  bool is_undo) {
+int haproxy_start(
+        Action *a, const SockAddress *addr, const char *server, HaproxyState state, int weight, bool is_undo) {
         HaproxyAction *h;
         int r;
 

@@ -32,7 +32,7 @@ void http_spec_done(HttpSpec *s) {
         strv_free(s->header_lines);
         free(s->body);
         free(s->expect);
-        *s = (HttpSpec) {};
+        *s = (HttpSpec){};
 }
 
 int url_redact(const char *url, char **ret) {
@@ -55,8 +55,15 @@ int url_redact(const char *url, char **ret) {
         (void) curl_url_get(u, CURLUPART_PORT, &port, 0);
         (void) curl_url_get(u, CURLUPART_PATH, &path, 0);
         (void) curl_url_get(u, CURLUPART_QUERY, &query, 0);
-        if (asprintf(ret, "%s://%s%s%s%s%s", scheme, host, port ? ":" : "", strempty(port), path ?: "/",
-                     query ? "?…" : "") < 0) {
+        if (asprintf(
+                    ret,
+                    "%s://%s%s%s%s%s",
+                    scheme,
+                    host,
+                    port ? ":" : "",
+                    strempty(port),
+                    path ?: "/",
+                    query ? "?…" : "") < 0) {
                 *ret = NULL;
                 r = -ENOMEM;
         }
@@ -115,7 +122,8 @@ bool http_header_name_valid(const char *s) {
                 return false;
         /* RFC 9110 token characters. */
         for (const char *p = s; *p; p++)
-                if (!strchr("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", *p))
+                if (!strchr("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                            *p))
                         return false;
         return true;
 }
@@ -154,8 +162,14 @@ static void http_timeout(Action *a) {
         HttpAction *h = hta(a);
         char buf[DURATION_MAX];
 
-        action_finish(a, ACTION_OUTCOME_TIMED_OUT, -ETIMEDOUT, "%s %s did not complete within %s", h->spec.method,
-                      h->redacted, format_duration(buf, sizeof(buf), a->timeout_usec));
+        action_finish(
+                a,
+                ACTION_OUTCOME_TIMED_OUT,
+                -ETIMEDOUT,
+                "%s %s did not complete within %s",
+                h->spec.method,
+                h->redacted,
+                format_duration(buf, sizeof(buf), a->timeout_usec));
 }
 
 static const ActionOps http_ops = {
@@ -195,11 +209,22 @@ static void on_done(CurlGlue *g, CURL *easy, CURLcode result, void *userdata) {
         if (result != CURLE_OK) {
                 /* curl's error buffer may quote the URL; only the code's generic text is used. */
                 if (result == CURLE_OPERATION_TIMEDOUT)
-                        action_finish(a, ACTION_OUTCOME_TIMED_OUT, -ETIMEDOUT, "%s %s timed out", h->spec.method,
-                                      h->redacted);
+                        action_finish(
+                                a,
+                                ACTION_OUTCOME_TIMED_OUT,
+                                -ETIMEDOUT,
+                                "%s %s timed out",
+                                h->spec.method,
+                                h->redacted);
                 else
-                        action_finish(a, ACTION_OUTCOME_FAILED, -EIO, "%s %s failed: %s", h->spec.method, h->redacted,
-                                      curl_easy_strerror(result));
+                        action_finish(
+                                a,
+                                ACTION_OUTCOME_FAILED,
+                                -EIO,
+                                "%s %s failed: %s",
+                                h->spec.method,
+                                h->redacted,
+                                curl_easy_strerror(result));
                 return;
         }
         action_attr_i64(a, "http_status", status);
@@ -207,11 +232,19 @@ static void on_done(CurlGlue *g, CURL *easy, CURLcode result, void *userdata) {
         if (excerpt && excerpt[0])
                 action_attr(a, "response_excerpt", "%s", excerpt);
         if (!status_expected(&h->spec, status))
-                action_finish(a, ACTION_OUTCOME_FAILED, -EIO, "%s %s answered %ld%s%s", h->spec.method, h->redacted,
-                              status, excerpt && excerpt[0] ? ": " : "", strempty(excerpt));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        -EIO,
+                        "%s %s answered %ld%s%s",
+                        h->spec.method,
+                        h->redacted,
+                        status,
+                        excerpt && excerpt[0] ? ": " : "",
+                        strempty(excerpt));
         else
-                action_finish(a, ACTION_OUTCOME_SUCCEEDED, 0, "%s %s answered %ld", h->spec.method, h->redacted,
-                              status);
+                action_finish(
+                        a, ACTION_OUTCOME_SUCCEEDED, 0, "%s %s answered %ld", h->spec.method, h->redacted, status);
 }
 
 int http_start(Action *a, HttpSpec *spec) {
@@ -224,7 +257,7 @@ int http_start(Action *a, HttpSpec *spec) {
                 return -ENOMEM;
         a->data = h;
         h->spec = *spec;
-        *spec = (HttpSpec) {};
+        *spec = (HttpSpec){};
         r = url_redact(h->spec.url, &h->redacted);
         if (r < 0)
                 return r;
@@ -242,9 +275,25 @@ int http_start(Action *a, HttpSpec *spec) {
                         action_attr(a, "header_names", "%s", strbuf_str(&names));
         }
 
+        if (h->spec.body && (streq(h->spec.method, "GET") || streq(h->spec.method, "HEAD"))) {
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        -EINVAL,
+                        "%s %s: a %s request cannot carry a body",
+                        h->spec.method,
+                        h->redacted,
+                        h->spec.method);
+                return 0;
+        }
         if (!a->ctx->curl) {
-                action_finish(a, ACTION_OUTCOME_FAILED, -ENOTCONN, "%s %s: no HTTP client on this loop", h->spec.method,
-                              h->redacted);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        -ENOTCONN,
+                        "%s %s: no HTTP client on this loop",
+                        h->spec.method,
+                        h->redacted);
                 return 0;
         }
         if (a->dry_run) {
@@ -275,19 +324,14 @@ int http_start(Action *a, HttpSpec *spec) {
         } else {
                 const char *body = h->spec.body ?: "";
                 /* POSTFIELDS makes the request a POST with this body; CUSTOMREQUEST renames the method. */
-                if (curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body)) != CURLE_OK ||
+                if (curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body)) !=
+                            CURLE_OK ||
                     curl_easy_setopt(h->easy, CURLOPT_COPYPOSTFIELDS, body) != CURLE_OK)
                         return -EINVAL;
                 if (!streq(h->spec.method, "POST") &&
                     curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST, h->spec.method) != CURLE_OK)
                         return -EINVAL;
         }
-        if (h->spec.body && (streq(h->spec.method, "GET") || streq(h->spec.method, "HEAD"))) {
-                action_finish(a, ACTION_OUTCOME_FAILED, -EINVAL, "%s %s: a %s request cannot carry a body",
-                              h->spec.method, h->redacted, h->spec.method);
-                return 0;
-        }
-
         r = curl_glue_add(a->ctx->curl, h->easy, on_done, a);
         if (r < 0)
                 return r;

@@ -50,7 +50,8 @@ struct Action {
         bool dry_run;
         bool finished; /* result recorded or cancelled: ignore late events */
         bool released;
-        bool oom;      /* an attribute could not be recorded */
+        bool delivering; /* the caller's callback is running; the Action is freed right after */
+        bool oom;        /* an attribute could not be recorded */
         ActionDoneCallback cb;
         UnitInvocationCallback invocation_cb;
         void *userdata;
@@ -69,14 +70,14 @@ static inline void *mfree(void *p) {
         return NULL;
 }
 
-#define IN_SET_KIND(x, ...)                                                  \
-        __extension__({                                                      \
-                const ActionKind _x = (x), _l[] = { __VA_ARGS__ };           \
-                bool _found = false;                                         \
-                for (size_t _i = 0; _i < ELEMENTSOF(_l); _i++)               \
-                        if (_l[_i] == _x)                                    \
-                                _found = true;                               \
-                _found;                                                      \
+#define IN_SET_KIND(x, ...)                                        \
+        __extension__({                                            \
+                const ActionKind _x = (x), _l[] = { __VA_ARGS__ }; \
+                bool _found = false;                               \
+                for (size_t _i = 0; _i < ELEMENTSOF(_l); _i++)     \
+                        if (_l[_i] == _x)                          \
+                                _found = true;                     \
+                _found;                                            \
         })
 
 int action_new(RemediationCtx *c, ActionKind kind, const ActionOps *ops, usec_t timeout_usec, Action **ret);
@@ -124,8 +125,14 @@ struct ActionUndo {
         LimitValues limits;
 };
 
-int action_undo_new_haproxy(const char *socket, const char *address, const char *server, HaproxyState state,
-                            int weight, usec_t timeout_usec, ActionUndo **ret);
+int action_undo_new_haproxy(
+        const char *socket,
+        const char *address,
+        const char *server,
+        HaproxyState state,
+        int weight,
+        usec_t timeout_usec,
+        ActionUndo **ret);
 int action_undo_new_limit(const char *unit, const LimitValues *v, usec_t timeout_usec, ActionUndo **ret);
 int target_key_haproxy(const SockAddress *a, const char *server, char **ret);
 
@@ -150,8 +157,8 @@ int bus_reply_error(sd_bus_message *m, char **ret_text);
 /* GetAll(path, "") with cb(userdata = a); replaces whatever *slot held. */
 int unit_info_read(Action *a, sd_bus_slot **slot, const char *path, sd_bus_message_handler_t cb);
 /* A Manager method call with cb(userdata = a); replaces whatever *slot held. */
-int manager_call(Action *a, sd_bus_slot **slot, sd_bus_message_handler_t cb, const char *member,
-                 const char *types, ...);
+int manager_call(
+        Action *a, sd_bus_slot **slot, sd_bus_message_handler_t cb, const char *member, const char *types, ...);
 /* Fire and forget: the reply is ignored. */
 int manager_call_oneway(RemediationCtx *c, const char *member, const char *types, ...);
 /* The sender to match signals from: the manager's well-known name on a bus, nobody on a direct
@@ -180,8 +187,8 @@ void exec_spec_done(ExecSpec *s);
 /* Takes ownership of the spec's contents. */
 int exec_start(Action *a, ExecSpec *spec);
 
-int haproxy_start(Action *a, const SockAddress *addr, const char *server, HaproxyState state, int weight,
-                  bool is_undo);
+int haproxy_start(
+        Action *a, const SockAddress *addr, const char *server, HaproxyState state, int weight, bool is_undo);
 int redis_start(Action *a, const SockAddress *addr, unsigned db, const char *pattern);
 int memcached_start(Action *a, const SockAddress *addr);
 

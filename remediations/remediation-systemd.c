@@ -96,12 +96,28 @@ int systemd_ctx_setup(RemediationCtx *c) {
         if (!c->job_ring)
                 return -ENOMEM;
         /* On a direct connection (the manager's private socket) messages carry no sender. */
-        r = sd_bus_match_signal_async(c->bus, &c->job_removed_slot, systemd_signal_sender(c), SYSTEMD_PATH,
-                                      MANAGER_IFACE, "JobRemoved", on_job_removed, NULL, c);
+        r = sd_bus_match_signal_async(
+                c->bus,
+                &c->job_removed_slot,
+                systemd_signal_sender(c),
+                SYSTEMD_PATH,
+                MANAGER_IFACE,
+                "JobRemoved",
+                on_job_removed,
+                NULL,
+                c);
         if (r < 0)
                 return r;
-        r = sd_bus_call_method_async(c->bus, &c->subscribe_slot, SYSTEMD_DEST, SYSTEMD_PATH, MANAGER_IFACE,
-                                     "Subscribe", on_subscribed, c, NULL);
+        r = sd_bus_call_method_async(
+                c->bus,
+                &c->subscribe_slot,
+                SYSTEMD_DEST,
+                SYSTEMD_PATH,
+                MANAGER_IFACE,
+                "Subscribe",
+                on_subscribed,
+                c,
+                NULL);
         if (r < 0)
                 return r;
         return 0;
@@ -167,8 +183,8 @@ int manager_call_oneway(RemediationCtx *c, const char *member, const char *types
         int r;
 
         va_start(ap, types);
-        r = sd_bus_call_method_asyncv(c->bus, NULL, SYSTEMD_DEST, SYSTEMD_PATH, MANAGER_IFACE, member, NULL, NULL,
-                                      types, ap);
+        r = sd_bus_call_method_asyncv(
+                c->bus, NULL, SYSTEMD_DEST, SYSTEMD_PATH, MANAGER_IFACE, member, NULL, NULL, types, ap);
         va_end(ap);
         return r;
 }
@@ -179,19 +195,19 @@ const char *systemd_signal_sender(RemediationCtx *c) {
 
 int unit_info_read(Action *a, sd_bus_slot **slot, const char *path, sd_bus_message_handler_t cb) {
         *slot = sd_bus_slot_unref(*slot);
-        return sd_bus_call_method_async(a->ctx->bus, slot, SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties",
-                                        "GetAll", cb, a, "s", "");
+        return sd_bus_call_method_async(
+                a->ctx->bus, slot, SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties", "GetAll", cb, a, "s", "");
 }
 
-int manager_call(Action *a, sd_bus_slot **slot, sd_bus_message_handler_t cb, const char *member,
-                 const char *types, ...) {
+int manager_call(
+        Action *a, sd_bus_slot **slot, sd_bus_message_handler_t cb, const char *member, const char *types, ...) {
         va_list ap;
         int r;
 
         *slot = sd_bus_slot_unref(*slot);
         va_start(ap, types);
-        r = sd_bus_call_method_asyncv(a->ctx->bus, slot, SYSTEMD_DEST, SYSTEMD_PATH, MANAGER_IFACE, member, cb, a,
-                                      types, ap);
+        r = sd_bus_call_method_asyncv(
+                a->ctx->bus, slot, SYSTEMD_DEST, SYSTEMD_PATH, MANAGER_IFACE, member, cb, a, types, ap);
         va_end(ap);
         return r;
 }
@@ -204,7 +220,7 @@ void unit_info_done(UnitInfo *i) {
         free(i->result);
         free(i->load_error);
         free(i->job_type);
-        *i = (UnitInfo) {};
+        *i = (UnitInfo){};
 }
 
 /* Read a variant whose contents must have signature sig; a property of another type is skipped (the
@@ -352,18 +368,23 @@ static int reason(char **ret, const char *fmt, ...) {
 }
 
 UnitCheck unit_check(ActionKind kind, const UnitInfo *i, char **ret_reason) {
-        static const char *const transitional[] = { "activating", "deactivating", "reloading", "refreshing", NULL };
-        bool running = is_one_of(i->active_state, (const char *const[]) { "active", "reloading", NULL });
+        static const char *const transitional[] = {
+                "activating", "deactivating", "reloading", "refreshing", NULL
+        };
+        bool running = is_one_of(i->active_state, (const char *const[]){ "active", "reloading", NULL });
         bool stopped_on_purpose = streq_ptr(i->active_state, "inactive") &&
-                                  (!i->result || streq(i->result, "success"));
+                (!i->result || streq(i->result, "success"));
 
         *ret_reason = NULL;
         if (!streq_ptr(i->load_state, "loaded")) {
                 if (streq_ptr(i->load_state, "not-found"))
                         reason(ret_reason, "does not exist (LoadState=not-found)");
                 else
-                        reason(ret_reason, "is not loaded (LoadState=%s%s%s)", strna(i->load_state),
-                               i->load_error ? ": " : "", strempty(i->load_error));
+                        reason(ret_reason,
+                               "is not loaded (LoadState=%s%s%s)",
+                               strna(i->load_state),
+                               i->load_error ? ": " : "",
+                               strempty(i->load_error));
                 return UNIT_CHECK_FAIL;
         }
 
@@ -448,7 +469,7 @@ static const char *const unit_phase_names[_UNIT_PHASE_MAX] = {
 };
 
 typedef enum UnitOp {
-        UNIT_OP_JOB,        /* restart, reload, try-restart, stop, start */
+        UNIT_OP_JOB, /* restart, reload, try-restart, stop, start */
         UNIT_OP_KILL,
         UNIT_OP_LIMIT,
         UNIT_OP_INVOCATION, /* read only */
@@ -491,15 +512,25 @@ static void unit_timeout(Action *a) {
         char buf[DURATION_MAX];
 
         if (u->phase == UNIT_PHASE_WAIT_JOB)
-                action_finish(a, ACTION_OUTCOME_TIMED_OUT, -ETIMEDOUT,
-                              "%s of %s did not finish within %s (job %" PRIu32 " still queued or running)",
-                              action_kind_name(a->kind), u->unit, format_duration(buf, sizeof(buf), a->timeout_usec),
-                              u->job_id);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_TIMED_OUT,
+                        -ETIMEDOUT,
+                        "%s of %s did not finish within %s (job %" PRIu32 " still queued or running)",
+                        action_kind_name(a->kind),
+                        u->unit,
+                        format_duration(buf, sizeof(buf), a->timeout_usec),
+                        u->job_id);
         else
-                action_finish(a, ACTION_OUTCOME_TIMED_OUT, -ETIMEDOUT, "%s of %s timed out after %s while %s",
-                              u->op == UNIT_OP_INVOCATION ? "reading InvocationID" : action_kind_name(a->kind),
-                              u->unit, format_duration(buf, sizeof(buf), a->timeout_usec),
-                              unit_phase_names[u->phase]);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_TIMED_OUT,
+                        -ETIMEDOUT,
+                        "%s of %s timed out after %s while %s",
+                        u->op == UNIT_OP_INVOCATION ? "reading InvocationID" : action_kind_name(a->kind),
+                        u->unit,
+                        format_duration(buf, sizeof(buf), a->timeout_usec),
+                        unit_phase_names[u->phase]);
 }
 
 static const ActionOps unit_ops = {
@@ -565,8 +596,16 @@ static void on_job_done(Action *a, uint32_t id, const char *job_result) {
         u->phase = UNIT_PHASE_READ_AFTER;
         r = unit_info_read(a, &u->slot, u->path, on_read_after);
         if (r < 0)
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "%s of %s: job %" PRIu32 " %s, but the unit could not be read: %s",
-                              action_kind_name(a->kind), u->unit, id, job_result, errno_text(r));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        r,
+                        "%s of %s: job %" PRIu32 " %s, but the unit could not be read: %s",
+                        action_kind_name(a->kind),
+                        u->unit,
+                        id,
+                        job_result,
+                        errno_text(r));
 }
 
 static void finish_job(Action *a, bool have_after) {
@@ -580,34 +619,66 @@ static void finish_job(Action *a, bool have_after) {
         if (streq(job_result, "done")) {
                 if (IN_SET_KIND(a->kind, ACTION_RESTART, ACTION_TRY_RESTART) && have_after &&
                     sd_id128_equal(u->before.invocation_id, u->after.invocation_id)) {
-                        action_finish(a, ACTION_OUTCOME_FAILED, -EIO,
-                                      "%s of %s: job %" PRIu32 " done, but the unit still has the same InvocationID",
-                                      v->verb, u->unit, u->job_id);
+                        action_finish(
+                                a,
+                                ACTION_OUTCOME_FAILED,
+                                -EIO,
+                                "%s of %s: job %" PRIu32 " done, but the unit still has the same InvocationID",
+                                v->verb,
+                                u->unit,
+                                u->job_id);
                         return;
                 }
-                action_finish(a, ACTION_OUTCOME_SUCCEEDED, 0, "%s %s (job %" PRIu32 " done)", v->past, u->unit,
-                              u->job_id);
+                action_finish(
+                        a, ACTION_OUTCOME_SUCCEEDED, 0, "%s %s (job %" PRIu32 " done)", v->past, u->unit, u->job_id);
         } else if (streq(job_result, "skipped"))
-                action_finish(a, ACTION_OUTCOME_SKIPPED, 0,
-                              "skipped: the service manager did not %s %s (job %" PRIu32 " skipped)", v->verb, u->unit,
-                              u->job_id);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_SKIPPED,
+                        0,
+                        "skipped: the service manager did not %s %s (job %" PRIu32 " skipped)",
+                        v->verb,
+                        u->unit,
+                        u->job_id);
         else if (streq(job_result, "timeout"))
-                action_finish(a, ACTION_OUTCOME_TIMED_OUT, -ETIMEDOUT, "%s of %s timed out (job %" PRIu32 " timeout%s%s)",
-                              v->verb, u->unit, u->job_id, have_after && u->after.result ? "; unit result " : "",
-                              have_after ? strempty(u->after.result) : "");
-        else if (streq(job_result, "failed") && IN_SET_KIND(a->kind, ACTION_RESTART, ACTION_TRY_RESTART, ACTION_START) &&
-                 have_after && sd_id128_equal(u->before.invocation_id, u->after.invocation_id)) {
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_TIMED_OUT,
+                        -ETIMEDOUT,
+                        "%s of %s timed out (job %" PRIu32 " timeout%s%s)",
+                        v->verb,
+                        u->unit,
+                        u->job_id,
+                        have_after && u->after.result ? "; unit result " : "",
+                        have_after ? strempty(u->after.result) : "");
+        else if (
+                streq(job_result, "failed") &&
+                IN_SET_KIND(a->kind, ACTION_RESTART, ACTION_TRY_RESTART, ACTION_START) && have_after &&
+                sd_id128_equal(u->before.invocation_id, u->after.invocation_id)) {
                 /* The manager refused before starting anything. systemd 252 keeps the first failure in
                  * Result= when a failing unit then hits its start limit, so this is how that shows. */
                 action_attr(a, "start_refused", "true");
-                action_finish(a, ACTION_OUTCOME_FAILED, -EBUSY,
-                              "%s of %s refused by the service manager (job %" PRIu32
-                              " failed without a new invocation: start limit hit); escalate",
-                              v->verb, u->unit, u->job_id);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        -EBUSY,
+                        "%s of %s refused by the service manager (job %" PRIu32
+                        " failed without a new invocation: start limit hit); escalate",
+                        v->verb,
+                        u->unit,
+                        u->job_id);
         } else
-                action_finish(a, ACTION_OUTCOME_FAILED, -EIO, "%s of %s failed (job %" PRIu32 " %s%s%s)", v->verb,
-                              u->unit, u->job_id, job_result, have_after && u->after.result ? "; unit result " : "",
-                              have_after ? strempty(u->after.result) : "");
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        -EIO,
+                        "%s of %s failed (job %" PRIu32 " %s%s%s)",
+                        v->verb,
+                        u->unit,
+                        u->job_id,
+                        job_result,
+                        have_after && u->after.result ? "; unit result " : "",
+                        have_after ? strempty(u->after.result) : "");
 }
 
 static int on_job_queued(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -622,14 +693,25 @@ static int on_job_queued(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 return 0;
         r = bus_reply_error(m, &err);
         if (r < 0) {
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "%s of %s refused by the service manager: %s",
-                              job_verb(a->kind)->verb, u->unit, strna(err));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        r,
+                        "%s of %s refused by the service manager: %s",
+                        job_verb(a->kind)->verb,
+                        u->unit,
+                        strna(err));
                 return 0;
         }
         r = sd_bus_message_read(m, "o", &job);
         if (r < 0) {
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "%s of %s: unexpected reply from the service manager",
-                              job_verb(a->kind)->verb, u->unit);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        r,
+                        "%s of %s: unexpected reply from the service manager",
+                        job_verb(a->kind)->verb,
+                        u->unit);
                 return 0;
         }
         /* The job id is the last path element (/org/freedesktop/systemd1/job/1234). */
@@ -641,8 +723,14 @@ static int on_job_queued(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         u->phase = UNIT_PHASE_WAIT_JOB;
         r = action_wait_job(a, job, on_job_done);
         if (r < 0)
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "%s of %s: %s", job_verb(a->kind)->verb, u->unit,
-                              errno_text(r));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        r,
+                        "%s of %s: %s",
+                        job_verb(a->kind)->verb,
+                        u->unit,
+                        errno_text(r));
         return 0;
 }
 
@@ -659,7 +747,8 @@ static int on_killed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         signal_name(u->signal, sig, sizeof(sig));
         r = bus_reply_error(m, &err);
         if (r < 0)
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "sending %s to %s failed: %s", sig, u->unit, strna(err));
+                action_finish(
+                        a, ACTION_OUTCOME_FAILED, r, "sending %s to %s failed: %s", sig, u->unit, strna(err));
         else
                 action_finish(a, ACTION_OUTCOME_SUCCEEDED, 0, "sent %s to all processes of %s", sig, u->unit);
         return 0;
@@ -763,16 +852,28 @@ static int on_limit_verified(sd_bus_message *m, void *userdata, sd_bus_error *re
                 return 0;
         }
         if (r < 0) {
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "set %s on %s, but could not read it back: %s", want,
-                              u->unit, err ?: errno_text(r));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        r,
+                        "set %s on %s, but could not read it back: %s",
+                        want,
+                        u->unit,
+                        err ?: errno_text(r));
                 return 0;
         }
         (void) limit_previous(&u->want, &u->after.limits, &now_v);
         limit_attrs(a, "", &now_v);
         if (!limit_matches(&u->want, &u->after.limits)) {
                 (void) limit_values_format(&now_v, &now_s);
-                action_finish(a, ACTION_OUTCOME_FAILED, -EIO, "set %s on %s, but it reads back %s", want, u->unit,
-                              strna(now_s));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        -EIO,
+                        "set %s on %s, but it reads back %s",
+                        want,
+                        u->unit,
+                        strna(now_s));
                 return 0;
         }
         if (u->is_undo)
@@ -793,15 +894,28 @@ static int on_limit_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
                 return 0;
         r = bus_reply_error(m, &err);
         if (r < 0) {
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "setting resource limits on %s failed: %s", u->unit,
-                              strna(err));
+                /* The manager refused the whole call: nothing changed, nothing to undo. */
+                if (!u->is_undo)
+                        action_set_undo(a, NULL);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        r,
+                        "setting resource limits on %s failed: %s",
+                        u->unit,
+                        strna(err));
                 return 0;
         }
         u->phase = UNIT_PHASE_READ_AFTER;
         r = unit_info_read(a, &u->slot, u->path, on_limit_verified);
         if (r < 0)
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "set limits on %s, but could not read them back: %s",
-                              u->unit, errno_text(r));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        r,
+                        "set limits on %s, but could not read them back: %s",
+                        u->unit,
+                        errno_text(r));
         return 0;
 }
 
@@ -810,8 +924,8 @@ static int limit_call(Action *a) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(a->ctx->bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, MANAGER_IFACE,
-                                           "SetUnitProperties");
+        r = sd_bus_message_new_method_call(
+                a->ctx->bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, MANAGER_IFACE, "SetUnitProperties");
         if (r < 0)
                 return r;
         r = sd_bus_message_append(m, "sb", u->unit, 1);
@@ -847,8 +961,13 @@ static void limit_decide(Action *a) {
 
         r = limit_previous(&u->want, &u->before.limits, &prev);
         if (r < 0) {
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "%s has no such resource-control properties (%s)",
-                              u->unit, strna(u->before.id));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        r,
+                        "%s has no such resource-control properties (%s)",
+                        u->unit,
+                        strna(u->before.id));
                 return;
         }
         limit_attrs(a, "previous_", &prev);
@@ -861,16 +980,28 @@ static void limit_decide(Action *a) {
                 return;
         }
         if (a->dry_run) {
-                action_finish(a, ACTION_OUTCOME_SKIPPED, 0, "would %s %s on %s (now %s)", u->is_undo ? "restore" : "set",
-                              want, u->unit, was);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_SKIPPED,
+                        0,
+                        "would %s %s on %s (now %s)",
+                        u->is_undo ? "restore" : "set",
+                        want,
+                        u->unit,
+                        was);
                 return;
         }
         if (!u->is_undo) {
                 ActionUndo *undo;
                 r = action_undo_new_limit(u->unit, &prev, a->timeout_usec, &undo);
                 if (r < 0) {
-                        action_finish(a, ACTION_OUTCOME_FAILED, r, "could not record the undo for %s: %s", u->unit,
-                                      errno_text(r));
+                        action_finish(
+                                a,
+                                ACTION_OUTCOME_FAILED,
+                                r,
+                                "could not record the undo for %s: %s",
+                                u->unit,
+                                errno_text(r));
                         return;
                 }
                 /* Attached before the call: from the moment the call leaves, the values may have changed. */
@@ -880,7 +1011,8 @@ static void limit_decide(Action *a) {
         r = limit_call(a);
         if (r < 0) {
                 action_set_undo(a, NULL);
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "setting limits on %s failed: %s", u->unit, errno_text(r));
+                action_finish(
+                        a, ACTION_OUTCOME_FAILED, r, "setting limits on %s failed: %s", u->unit, errno_text(r));
         }
 }
 
@@ -890,8 +1022,13 @@ static void invocation_finish(Action *a) {
         UnitAction *u = ua(a);
 
         if (!streq_ptr(u->before.load_state, "loaded")) {
-                action_finish(a, ACTION_OUTCOME_FAILED, -ENOENT, "%s is not loaded (%s)", u->unit,
-                              strna(u->before.load_state));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        -ENOENT,
+                        "%s is not loaded (%s)",
+                        u->unit,
+                        strna(u->before.load_state));
                 return;
         }
         action_attr(a, "active_state", "%s", u->before.active_state);
@@ -908,17 +1045,34 @@ static void job_call(Action *a) {
         if (a->dry_run) {
                 if (u->op == UNIT_OP_KILL) {
                         signal_name(u->signal, sig, sizeof(sig));
-                        action_finish(a, ACTION_OUTCOME_SKIPPED, 0, "would send %s to all processes of %s (now %s/%s)",
-                                      sig, u->unit, u->before.active_state, strna(u->before.sub_state));
+                        action_finish(
+                                a,
+                                ACTION_OUTCOME_SKIPPED,
+                                0,
+                                "would send %s to all processes of %s (now %s/%s)",
+                                sig,
+                                u->unit,
+                                u->before.active_state,
+                                strna(u->before.sub_state));
                 } else
-                        action_finish(a, ACTION_OUTCOME_SKIPPED, 0, "would %s %s (now %s/%s)", v->verb, u->unit,
-                                      u->before.active_state, strna(u->before.sub_state));
+                        action_finish(
+                                a,
+                                ACTION_OUTCOME_SKIPPED,
+                                0,
+                                "would %s %s (now %s/%s)",
+                                v->verb,
+                                u->unit,
+                                u->before.active_state,
+                                strna(u->before.sub_state));
                 return;
         }
         if (a->ctx->subscribe_error < 0) {
-                action_finish(a, ACTION_OUTCOME_FAILED, a->ctx->subscribe_error,
-                              "cannot follow jobs: subscribing to the service manager failed: %s",
-                              errno_text(a->ctx->subscribe_error));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        a->ctx->subscribe_error,
+                        "cannot follow jobs: subscribing to the service manager failed: %s",
+                        errno_text(a->ctx->subscribe_error));
                 return;
         }
         u->phase = UNIT_PHASE_CALL;
@@ -926,12 +1080,19 @@ static void job_call(Action *a) {
                 signal_name(u->signal, sig, sizeof(sig));
                 action_attr(a, "signal", "%s", sig);
                 action_attr(a, "whom", "all");
-                r = manager_call(a, &u->slot, on_killed, "KillUnit", "ssi", u->unit, "all", (int32_t) u->signal);
+                r = manager_call(
+                        a, &u->slot, on_killed, "KillUnit", "ssi", u->unit, "all", (int32_t) u->signal);
         } else
                 r = manager_call(a, &u->slot, on_job_queued, v->method, "ss", u->unit, "replace");
         if (r < 0)
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "%s of %s could not be sent: %s", action_kind_name(a->kind),
-                              u->unit, errno_text(r));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        r,
+                        "%s of %s could not be sent: %s",
+                        action_kind_name(a->kind),
+                        u->unit,
+                        errno_text(r));
 }
 
 static int on_read_before(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -947,8 +1108,13 @@ static int on_read_before(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         if (r >= 0)
                 r = unit_info_from_message(m, &u->before);
         if (r < 0) {
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "could not read the state of %s: %s", u->unit,
-                              err ?: errno_text(r));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        r,
+                        "could not read the state of %s: %s",
+                        u->unit,
+                        err ?: errno_text(r));
                 return 0;
         }
         if (u->op == UNIT_OP_INVOCATION) {
@@ -958,19 +1124,37 @@ static int on_read_before(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         record_state(a, "_before", &u->before);
 
         if (u->is_undo && !streq_ptr(u->before.load_state, "loaded")) {
-                action_finish(a, ACTION_OUTCOME_SKIPPED, 0, "skipped: %s no longer exists (%s); nothing to restore",
-                              u->unit, strna(u->before.load_state));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_SKIPPED,
+                        0,
+                        "skipped: %s no longer exists (%s); nothing to restore",
+                        u->unit,
+                        strna(u->before.load_state));
                 return 0;
         }
         if (!u->is_undo)
                 switch (unit_check(a->kind, &u->before, &why)) {
                 case UNIT_CHECK_FAIL:
                         if (streq_ptr(u->before.load_state, "loaded"))
-                                action_finish(a, ACTION_OUTCOME_FAILED, -EBUSY, "%s of %s refused: %s",
-                                              action_kind_name(a->kind), u->unit, strna(why));
+                                action_finish(
+                                        a,
+                                        ACTION_OUTCOME_FAILED,
+                                        -EBUSY,
+                                        "%s of %s refused: %s",
+                                        action_kind_name(a->kind),
+                                        u->unit,
+                                        strna(why));
                         else
-                                action_finish(a, ACTION_OUTCOME_FAILED, -ENOENT, "%s of %s failed: %s %s",
-                                              action_kind_name(a->kind), u->unit, u->unit, strna(why));
+                                action_finish(
+                                        a,
+                                        ACTION_OUTCOME_FAILED,
+                                        -ENOENT,
+                                        "%s of %s failed: %s %s",
+                                        action_kind_name(a->kind),
+                                        u->unit,
+                                        u->unit,
+                                        strna(why));
                         return 0;
                 case UNIT_CHECK_SKIP:
                         action_finish(a, ACTION_OUTCOME_SKIPPED, 0, "skipped: %s %s", u->unit, strna(why));
@@ -1018,11 +1202,22 @@ static int on_loaded(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
                 r = sd_bus_message_read(m, "o", &path);
         if (r < 0) {
                 if (u->op == UNIT_OP_INVOCATION)
-                        action_finish(a, ACTION_OUTCOME_FAILED, r, "could not load %s: %s", u->unit,
-                                      err ?: errno_text(r));
+                        action_finish(
+                                a,
+                                ACTION_OUTCOME_FAILED,
+                                r,
+                                "could not load %s: %s",
+                                u->unit,
+                                err ?: errno_text(r));
                 else
-                        action_finish(a, ACTION_OUTCOME_FAILED, r, "%s of %s failed: %s", action_kind_name(a->kind),
-                                      u->unit, err ?: errno_text(r));
+                        action_finish(
+                                a,
+                                ACTION_OUTCOME_FAILED,
+                                r,
+                                "%s of %s failed: %s",
+                                action_kind_name(a->kind),
+                                u->unit,
+                                err ?: errno_text(r));
                 return 0;
         }
         u->path = strdup(path);
@@ -1033,8 +1228,8 @@ static int on_loaded(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         u->phase = UNIT_PHASE_READ_BEFORE;
         r = unit_info_read(a, &u->slot, u->path, on_read_before);
         if (r < 0)
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "could not read the state of %s: %s", u->unit,
-                              errno_text(r));
+                action_finish(
+                        a, ACTION_OUTCOME_FAILED, r, "could not read the state of %s: %s", u->unit, errno_text(r));
         return 0;
 }
 
@@ -1043,8 +1238,13 @@ static int unit_begin(Action *a, UnitOp op, const char *unit) {
 
         a->ops = &unit_ops;
         if (!a->ctx->bus) {
-                action_finish(a, ACTION_OUTCOME_FAILED, -ENOTCONN,
-                              "%s of %s: no connection to the service manager", action_kind_name(a->kind), unit);
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        -ENOTCONN,
+                        "%s of %s: no connection to the service manager",
+                        action_kind_name(a->kind),
+                        unit);
                 return 0;
         }
         u = calloc(1, sizeof(*u));

@@ -51,15 +51,22 @@ static int strdup_or_null(const char *s, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-int action_undo_new_haproxy(const char *socket, const char *address, const char *server, HaproxyState state,
-                            int weight, usec_t timeout_usec, ActionUndo **ret) {
+int action_undo_new_haproxy(
+        const char *socket,
+        const char *address,
+        const char *server,
+        HaproxyState state,
+        int weight,
+        usec_t timeout_usec,
+        ActionUndo **ret) {
         _cleanup_(action_undo_freep) ActionUndo *u = NULL;
         SockAddress a;
         int r;
 
         if (!server || !haproxy_server_name_valid(server))
                 return -EINVAL;
-        if ((state == HAPROXY_STATE_NONE) == (weight < 0) || weight > 256 || (unsigned) state >= _HAPROXY_STATE_MAX)
+        if ((state == HAPROXY_STATE_NONE) == (weight < 0) || weight > 256 ||
+            (unsigned) state >= _HAPROXY_STATE_MAX)
                 return -EINVAL;
         r = sock_address_parse(socket, address, &a, NULL);
         if (r < 0)
@@ -298,8 +305,8 @@ int remediation_undo_from_json(const char *text, ActionUndo **ret) {
                 return -EINVAL;
 
         if (streq(kind, "haproxy")) {
-                static const char *const known[] = { "version", "kind", "timeout_usec", "socket", "address",
-                                                     "server",  "state", "weight" };
+                static const char *const known[] = { "version", "kind",   "timeout_usec", "socket",
+                                                     "address", "server", "state",        "weight" };
                 if (!keys_known(o, known, ELEMENTSOF(known)))
                         return -EINVAL;
                 const char *socket = opt_string(o, "socket", &bad), *address = opt_string(o, "address", &bad),

@@ -26,12 +26,10 @@ const char *action_outcome_to_string(ActionOutcome o) {
 /* Our own table: rules/ owns action_kind_to_string(), but the names are part of the published rule
  * language and this library must not depend on the parser being linked. */
 static const char *const kind_names[_ACTION_KIND_MAX] = {
-        [ACTION_RESTART] = "restart",   [ACTION_RELOAD] = "reload",
-        [ACTION_TRY_RESTART] = "try-restart", [ACTION_STOP] = "stop",
-        [ACTION_START] = "start",       [ACTION_KILL] = "kill",
-        [ACTION_LIMIT] = "limit",       [ACTION_EXEC] = "exec",
-        [ACTION_HAPROXY] = "haproxy",   [ACTION_REDIS] = "redis",
-        [ACTION_MEMCACHED] = "memcached", [ACTION_HTTP] = "http",
+        [ACTION_RESTART] = "restart", [ACTION_RELOAD] = "reload",       [ACTION_TRY_RESTART] = "try-restart",
+        [ACTION_STOP] = "stop",       [ACTION_START] = "start",         [ACTION_KILL] = "kill",
+        [ACTION_LIMIT] = "limit",     [ACTION_EXEC] = "exec",           [ACTION_HAPROXY] = "haproxy",
+        [ACTION_REDIS] = "redis",     [ACTION_MEMCACHED] = "memcached", [ACTION_HTTP] = "http",
 };
 
 const char *action_kind_name(ActionKind k) {
@@ -57,7 +55,7 @@ static void result_done(ActionResult *r) {
         }
         free(r->attrs);
         action_undo_free(r->undo);
-        *r = (ActionResult) {};
+        *r = (ActionResult){};
 }
 
 const char *action_result_attr(const ActionResult *r, const char *key) {
@@ -183,6 +181,7 @@ static void action_free(Action *a) {
 static int on_deliver(sd_event_source *s, void *userdata) {
         Action *a = userdata;
 
+        a->delivering = true; /* remediation_cancel() from inside the callback is a no-op */
         action_release(a);
         action_unlink(a);
         if (a->oom && a->result.error == 0)
@@ -197,8 +196,13 @@ static int on_deliver(sd_event_source *s, void *userdata) {
                 sd_id128_t v = SD_ID128_NULL;
                 if (id)
                         (void) sd_id128_from_string(id, &v);
-                a->invocation_cb(a, a->result.error, strempty(action_result_attr(&a->result, "unit")), v,
-                                 action_result_attr(&a->result, "active_state"), a->userdata);
+                a->invocation_cb(
+                        a,
+                        a->result.error,
+                        strempty(action_result_attr(&a->result, "unit")),
+                        v,
+                        action_result_attr(&a->result, "active_state"),
+                        a->userdata);
         } else if (a->cb)
                 a->cb(a, &a->result, a->userdata);
         action_free(a);
@@ -214,8 +218,13 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         if (a->ops && a->ops->timeout)
                 a->ops->timeout(a);
         else
-                action_finish(a, ACTION_OUTCOME_TIMED_OUT, -ETIMEDOUT, "%s did not finish within %s",
-                              action_kind_name(a->kind), format_duration(buf, sizeof(buf), a->timeout_usec));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_TIMED_OUT,
+                        -ETIMEDOUT,
+                        "%s did not finish within %s",
+                        action_kind_name(a->kind),
+                        format_duration(buf, sizeof(buf), a->timeout_usec));
         return 0;
 }
 
@@ -237,7 +246,8 @@ int action_new(RemediationCtx *c, ActionKind kind, const ActionOps *ops, usec_t 
         if (r >= 0)
                 r = sd_event_source_set_enabled(a->deliver, SD_EVENT_OFF);
         if (r >= 0)
-                r = sd_event_add_time_relative(c->event, &a->timer, CLOCK_MONOTONIC, timeout_usec, 0, on_deadline, a);
+                r = sd_event_add_time_relative(
+                        c->event, &a->timer, CLOCK_MONOTONIC, timeout_usec, 0, on_deadline, a);
         if (r < 0) {
                 sd_event_source_disable_unref(a->deliver);
                 sd_event_source_disable_unref(a->timer);
@@ -295,7 +305,7 @@ void action_finish(Action *a, ActionOutcome o, int error, const char *fmt, ...) 
 }
 
 void remediation_cancel(Action *a) {
-        if (!a)
+        if (!a || a->delivering)
                 return;
         a->finished = true;
         action_free(a);
@@ -307,8 +317,8 @@ ActionKind remediation_action_kind(const Action *a) {
 
 /* ---- context ---- */
 
-int remediation_ctx_new(sd_event *event, sd_bus *bus, CurlGlue *curl, RemediationFlags flags,
-                        RemediationCtx **ret) {
+int remediation_ctx_new(
+        sd_event *event, sd_bus *bus, CurlGlue *curl, RemediationFlags flags, RemediationCtx **ret) {
         _cleanup_(remediation_ctx_freep) RemediationCtx *c = NULL;
         int r;
 
@@ -412,8 +422,16 @@ static int fail_msg(char **ret_error, int r, const char *fmt, ...) {
 
 /* Expand one template. what names the field in messages ("unit"); a templated target must pass the
  * step's allow-list. echo says whether the expanded value may appear in a message. */
-static int expand(const Step *s, const Template *t, const TemplateVars *vars, TemplateTarget where,
-                  bool is_target, bool echo, const char *what, char **ret, char **ret_error) {
+static int
+        expand(const Step *s,
+               const Template *t,
+               const TemplateVars *vars,
+               TemplateTarget where,
+               bool is_target,
+               bool echo,
+               const char *what,
+               char **ret,
+               char **ret_error) {
         _cleanup_free_ char *v = NULL;
         int r;
 
@@ -421,16 +439,29 @@ static int expand(const Step *s, const Template *t, const TemplateVars *vars, Te
                 return fail_msg(ret_error, -EINVAL, "the step has no %s", what);
         r = template_expand(t, vars, where, &v);
         if (r == -ENOENT)
-                return fail_msg(ret_error, r, "%s \"%s\" uses a variable this incident does not have", what,
-                                echo ? t->text : "(template)");
+                return fail_msg(
+                        ret_error,
+                        r,
+                        "%s \"%s\" uses a variable this incident does not have",
+                        what,
+                        echo ? t->text : "(template)");
         if (r == -EINVAL)
-                return fail_msg(ret_error, r, "%s \"%s\" does not expand to a valid %s", what,
-                                echo ? t->text : "(template)", what);
+                return fail_msg(
+                        ret_error,
+                        r,
+                        "%s \"%s\" does not expand to a valid %s",
+                        what,
+                        echo ? t->text : "(template)",
+                        what);
         if (r < 0)
                 return fail_msg(ret_error, r, "%s could not be expanded: %s", what, errno_text(r));
         if (is_target && t->templated && !step_target_allowed(s, v))
-                return fail_msg(ret_error, -EPERM, "%s \"%s\" is not in the step's targets allow-list", what,
-                                echo ? v : "(expanded)");
+                return fail_msg(
+                        ret_error,
+                        -EPERM,
+                        "%s \"%s\" is not in the step's targets allow-list",
+                        what,
+                        echo ? v : "(expanded)");
         *ret = TAKE_PTR(v);
         return 0;
 }
@@ -496,15 +527,31 @@ static int prepare_http(const Step *s, const TemplateVars *vars, Prepared *p, ch
                 return -ENOMEM;
         for (size_t i = 0; i < s->n_headers; i++) {
                 _cleanup_free_ char *name = NULL, *value = NULL;
-                r = expand(s, &s->headers[i].name, vars, TEMPLATE_TARGET_HEADER, false, true, "header name",
-                           &name, ret_error);
+                r = expand(
+                        s,
+                        &s->headers[i].name,
+                        vars,
+                        TEMPLATE_TARGET_HEADER,
+                        false,
+                        true,
+                        "header name",
+                        &name,
+                        ret_error);
                 if (r < 0)
                         return r;
                 if (!http_header_name_valid(name))
                         return fail_msg(ret_error, -EINVAL, "\"%s\" is not a valid header name", name);
                 /* Header values may carry tokens: never echoed. */
-                r = expand(s, &s->headers[i].value, vars, TEMPLATE_TARGET_HEADER, false, false, "header value",
-                           &value, ret_error);
+                r = expand(
+                        s,
+                        &s->headers[i].value,
+                        vars,
+                        TEMPLATE_TARGET_HEADER,
+                        false,
+                        false,
+                        "header value",
+                        &value,
+                        ret_error);
                 if (r < 0)
                         return r;
                 if (asprintf(&p->http.header_lines[i], "%s: %s", name, value) < 0) {
@@ -513,8 +560,8 @@ static int prepare_http(const Step *s, const TemplateVars *vars, Prepared *p, ch
                 }
         }
         if (s->body.text) {
-                r = expand(s, &s->body, vars, TEMPLATE_TARGET_BODY, false, false, "body", &p->http.body,
-                           ret_error);
+                r = expand(
+                        s, &s->body, vars, TEMPLATE_TARGET_BODY, false, false, "body", &p->http.body, ret_error);
                 if (r < 0)
                         return r;
         }
@@ -557,7 +604,7 @@ static int step_prepare(const Step *s, const TemplateVars *vars, Prepared *p, ch
                 if (s->action == ACTION_KILL && (s->signal <= 0 || s->signal >= SIGRTMAX))
                         return fail_msg(ret_error, -EINVAL, "signal %d is not a valid signal", s->signal);
                 if (s->action == ACTION_LIMIT) {
-                        p->limits = (LimitValues) {
+                        p->limits = (LimitValues){
                                 .has_cpu_quota = s->has_cpu_quota,
                                 .has_memory_high = s->has_memory_high,
                                 .has_io_weight = s->has_io_weight,
@@ -581,14 +628,22 @@ static int step_prepare(const Step *s, const TemplateVars *vars, Prepared *p, ch
                 if (!p->exec.argv)
                         return -ENOMEM;
                 for (size_t i = 0; i < s->n_argv; i++) {
-                        r = expand(s, &s->argv[i], vars, TEMPLATE_TARGET_ARGV, true, i == 0,
-                                   i == 0 ? "argv[0]" : "an argv element", &p->exec.argv[i], ret_error);
+                        r = expand(
+                                s,
+                                &s->argv[i],
+                                vars,
+                                TEMPLATE_TARGET_ARGV,
+                                true,
+                                i == 0,
+                                i == 0 ? "argv[0]" : "an argv element",
+                                &p->exec.argv[i],
+                                ret_error);
                         if (r < 0)
                                 return r;
                 }
                 if (p->exec.argv[0][0] != '/')
-                        return fail_msg(ret_error, -EINVAL, "argv[0] \"%s\" must be an absolute path",
-                                        p->exec.argv[0]);
+                        return fail_msg(
+                                ret_error, -EINVAL, "argv[0] \"%s\" must be an absolute path", p->exec.argv[0]);
                 r = exec_env(vars, &p->exec.env);
                 if (r < 0)
                         return r;
@@ -606,13 +661,21 @@ static int step_prepare(const Step *s, const TemplateVars *vars, Prepared *p, ch
                 r = prepare_addr(s, p, ret_error);
                 if (r < 0)
                         return r;
-                r = expand(s, &s->server, vars, TEMPLATE_TARGET_HAPROXY_SERVER, true, true, "server", &p->server,
-                           ret_error);
+                r = expand(
+                        s,
+                        &s->server,
+                        vars,
+                        TEMPLATE_TARGET_HAPROXY_SERVER,
+                        true,
+                        true,
+                        "server",
+                        &p->server,
+                        ret_error);
                 if (r < 0)
                         return r;
                 if (!haproxy_server_name_valid(p->server))
-                        return fail_msg(ret_error, -EINVAL, "server \"%s\" is not of the form backend/server",
-                                        p->server);
+                        return fail_msg(
+                                ret_error, -EINVAL, "server \"%s\" is not of the form backend/server", p->server);
                 if (s->haproxy_state == HAPROXY_STATE_NONE && (s->weight < 0 || s->weight > 256))
                         return fail_msg(ret_error, -EINVAL, "weight %d is outside 0..256", s->weight);
                 if ((unsigned) s->haproxy_state >= _HAPROXY_STATE_MAX)
@@ -664,8 +727,13 @@ int remediation_target(const Step *step, const TemplateVars *vars, char **ret, c
         return 0;
 }
 
-int remediation_start(RemediationCtx *c, const Step *step, const TemplateVars *vars, ActionDoneCallback cb,
-                      void *userdata, Action **ret) {
+int remediation_start(
+        RemediationCtx *c,
+        const Step *step,
+        const TemplateVars *vars,
+        ActionDoneCallback cb,
+        void *userdata,
+        Action **ret) {
         _cleanup_(prepared_done) Prepared p = {};
         _cleanup_free_ char *error = NULL;
         Action *a;
@@ -676,8 +744,12 @@ int remediation_start(RemediationCtx *c, const Step *step, const TemplateVars *v
         if ((unsigned) step->action >= _ACTION_KIND_MAX)
                 return -EINVAL;
 
-        r = action_new(c, step->action, NULL,
-                       step->timeout_usec > 0 ? step->timeout_usec : default_timeout(step->action), &a);
+        r = action_new(
+                c,
+                step->action,
+                NULL,
+                step->timeout_usec > 0 ? step->timeout_usec : default_timeout(step->action),
+                &a);
         if (r < 0)
                 return r;
         a->cb = cb;
@@ -688,8 +760,13 @@ int remediation_start(RemediationCtx *c, const Step *step, const TemplateVars *v
         r = step_prepare(step, vars, &p, &error);
         action_set_target(a, p.target);
         if (r < 0) {
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "%s: %s", action_kind_name(step->action),
-                              error ?: errno_text(r));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        r,
+                        "%s: %s",
+                        action_kind_name(step->action),
+                        error ?: errno_text(r));
                 return 0;
         }
 
@@ -724,13 +801,18 @@ int remediation_start(RemediationCtx *c, const Step *step, const TemplateVars *v
                 r = -EINVAL;
         }
         if (r < 0)
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "%s on %s could not be started: %s",
-                              action_kind_name(step->action), strna(p.target), errno_text(r));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        r,
+                        "%s on %s could not be started: %s",
+                        action_kind_name(step->action),
+                        strna(p.target),
+                        errno_text(r));
         return 0;
 }
 
-int remediation_undo(RemediationCtx *c, const ActionUndo *u, ActionDoneCallback cb, void *userdata,
-                     Action **ret) {
+int remediation_undo(RemediationCtx *c, const ActionUndo *u, ActionDoneCallback cb, void *userdata, Action **ret) {
         Action *a;
         int r;
 
@@ -761,13 +843,18 @@ int remediation_undo(RemediationCtx *c, const ActionUndo *u, ActionDoneCallback 
         } else
                 r = systemd_limit_start(a, u->unit, &u->limits, true);
         if (r < 0)
-                action_finish(a, ACTION_OUTCOME_FAILED, r, "undo on %s could not be started: %s", u->target,
-                              errno_text(r));
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        r,
+                        "undo on %s could not be started: %s",
+                        u->target,
+                        errno_text(r));
         return 0;
 }
 
-int remediation_unit_invocation_id(RemediationCtx *c, const char *unit, UnitInvocationCallback cb,
-                                   void *userdata, Action **ret) {
+int remediation_unit_invocation_id(
+        RemediationCtx *c, const char *unit, UnitInvocationCallback cb, void *userdata, Action **ret) {
         Action *a;
         int r;
 

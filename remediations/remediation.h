@@ -58,7 +58,7 @@
 #include "time-util.h"
 
 #define REMEDIATION_DEFAULT_UNIT_JOB_TIMEOUT_USEC (3 * USEC_PER_MINUTE) /* restart = stop + start */
-#define REMEDIATION_DEFAULT_BUS_TIMEOUT_USEC (30 * USEC_PER_SEC)       /* kill, limit, lookups */
+#define REMEDIATION_DEFAULT_BUS_TIMEOUT_USEC (30 * USEC_PER_SEC)        /* kill, limit, lookups */
 #define REMEDIATION_DEFAULT_EXEC_TIMEOUT_USEC (30 * USEC_PER_SEC)
 #define REMEDIATION_DEFAULT_HAPROXY_TIMEOUT_USEC (10 * USEC_PER_SEC)
 #define REMEDIATION_DEFAULT_REDIS_TIMEOUT_USEC (60 * USEC_PER_SEC)
@@ -94,7 +94,7 @@ typedef struct ActionAttr {
 
 typedef struct ActionResult {
         ActionOutcome outcome;
-        bool dry_run;  /* the context was in dry-run mode (outcome is then skipped, or failed on validation) */
+        bool dry_run; /* the context was in dry-run mode (outcome is then skipped, or failed on validation) */
         bool is_undo;  /* this result ends a remediation_undo() */
         int error;     /* the negative errno behind a failure or timeout when there is one, else 0 */
         char *message; /* one sentence for humans, never NULL */
@@ -122,8 +122,8 @@ typedef void (*ActionDoneCallback)(Action *a, ActionResult *result, void *userda
  * (system or user) already attached to event, or NULL: then systemd actions fail with a clear message and
  * exec runs direct children. curl: the loop's CurlGlue, or NULL: then http actions fail. The context
  * subscribes to the manager's job signals once, here. */
-int remediation_ctx_new(sd_event *event, sd_bus *bus, CurlGlue *curl, RemediationFlags flags,
-                        RemediationCtx **ret);
+int remediation_ctx_new(
+        sd_event *event, sd_bus *bus, CurlGlue *curl, RemediationFlags flags, RemediationCtx **ret);
 /* Cancels every action still in flight (no callbacks), then frees. */
 RemediationCtx *remediation_ctx_free(RemediationCtx *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(RemediationCtx *, remediation_ctx_free);
@@ -136,14 +136,19 @@ size_t remediation_ctx_in_flight(const RemediationCtx *c);
  * it is cancelled. Any problem with the target, including a template that does not expand or is not
  * allowed, is reported through the callback as a failed result, not here: a negative return means the
  * action could not be started at all (-ENOMEM, -EINVAL for a NULL argument or an unknown action kind). */
-int remediation_start(RemediationCtx *c, const Step *step, const TemplateVars *vars, ActionDoneCallback cb,
-                      void *userdata, Action **ret);
+int remediation_start(
+        RemediationCtx *c,
+        const Step *step,
+        const TemplateVars *vars,
+        ActionDoneCallback cb,
+        void *userdata,
+        Action **ret);
 
 /* Undo what an earlier action did (HAProxy: back to the previous state or weight; limit: the previous
  * property values). The undo data is not consumed. A target that no longer exists ends as skipped with
  * that reason: there is nothing left to restore. Dry run applies as for remediation_start(). */
-int remediation_undo(RemediationCtx *c, const ActionUndo *undo, ActionDoneCallback cb, void *userdata,
-                     Action **ret);
+int remediation_undo(
+        RemediationCtx *c, const ActionUndo *undo, ActionDoneCallback cb, void *userdata, Action **ret);
 
 /* Stop an action in flight: its callback is not called and the Action is freed. Work already handed to
  * another party (a queued systemd job, a command already sent) is not rolled back. */
@@ -163,10 +168,10 @@ int remediation_target(const Step *step, const TemplateVars *vars, char **ret, c
 /* Asynchronously read a unit's InvocationID and ActiveState, for reconciling after a crash (did the
  * restart we intended happen?). error is 0, -ENOENT when the unit does not exist (is not loaded), or
  * another negative errno; invocation_id is SD_ID128_NULL while the unit is not running. */
-typedef void (*UnitInvocationCallback)(Action *a, int error, const char *unit, sd_id128_t invocation_id,
-                                       const char *active_state, void *userdata);
-int remediation_unit_invocation_id(RemediationCtx *c, const char *unit, UnitInvocationCallback cb,
-                                   void *userdata, Action **ret);
+typedef void (*UnitInvocationCallback)(
+        Action *a, int error, const char *unit, sd_id128_t invocation_id, const char *active_state, void *userdata);
+int remediation_unit_invocation_id(
+        RemediationCtx *c, const char *unit, UnitInvocationCallback cb, void *userdata, Action **ret);
 
 /* ---- undo data ---- */
 

@@ -203,8 +203,15 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         }
 }
 
-int sock_request_start(sd_event *e, const SockAddress *addr, const char *request, SockReplyEnd end,
-                       size_t max_reply, SockRequestCallback cb, void *userdata, SockRequest **ret) {
+int sock_request_start(
+        sd_event *e,
+        const SockAddress *addr,
+        const char *request,
+        SockReplyEnd end,
+        size_t max_reply,
+        SockRequestCallback cb,
+        void *userdata,
+        SockRequest **ret) {
         _cleanup_(sock_request_freep) SockRequest *q = NULL;
         int r;
 

@@ -51,8 +51,15 @@ typedef void (*SockRequestCallback)(SockRequest *q, int error, const char *reply
 
 /* Start a request. Fails right away (negative errno, nothing started) when the connection is refused
  * or the socket path does not exist; otherwise the callback reports the outcome. */
-int sock_request_start(sd_event *e, const SockAddress *addr, const char *request, SockReplyEnd end,
-                       size_t max_reply, SockRequestCallback cb, void *userdata, SockRequest **ret);
+int sock_request_start(
+        sd_event *e,
+        const SockAddress *addr,
+        const char *request,
+        SockReplyEnd end,
+        size_t max_reply,
+        SockRequestCallback cb,
+        void *userdata,
+        SockRequest **ret);
 /* Abort (no callback) and free. */
 SockRequest *sock_request_free(SockRequest *q);
 DEFINE_TRIVIAL_CLEANUP_FUNC(SockRequest *, sock_request_free);

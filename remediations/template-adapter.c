@@ -20,7 +20,8 @@ static bool valid_for(TemplateTarget where, const char *s) {
                 if (len == 0 || len > 255)
                         return false;
                 for (const char *p = s; *p; p++)
-                        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.\\@", *p))
+                        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.\\@",
+                                    *p))
                                 return false;
                 return strchr(s, '.') && s[0] != '.';
         case TEMPLATE_TARGET_HAPROXY_SERVER:
@@ -46,8 +47,8 @@ static bool valid_for(TemplateTarget where, const char *s) {
 static const char *lookup(const TemplateVars *vars, const char *name, size_t len) {
         if (!vars)
                 return NULL;
-#define VAR(n, field)                                               \
-        if (len == strlen(n) && strneq(name, n, len))               \
+#define VAR(n, field)                                 \
+        if (len == strlen(n) && strneq(name, n, len)) \
                 return vars->field;
         VAR("rule", rule);
         VAR("series", series);
@@ -57,7 +58,8 @@ static const char *lookup(const TemplateVars *vars, const char *name, size_t len
 #undef VAR
         if (len > 7 && strneq(name, "labels.", 7))
                 for (size_t i = 0; i < vars->n_labels; i++)
-                        if (strlen(vars->labels[i].name) == len - 7 && strneq(vars->labels[i].name, name + 7, len - 7))
+                        if (strlen(vars->labels[i].name) == len - 7 &&
+                            strneq(vars->labels[i].name, name + 7, len - 7))
                                 return vars->labels[i].value;
         return NULL;
 }

@@ -27,7 +27,6 @@
 #define PEER_START_TIMEOUT_USEC (10 * USEC_PER_SEC)
 #define PEER_STOP_TIMEOUT_USEC (10 * USEC_PER_SEC)
 
-
 bool peer_wait_until(bool (*cond)(void *userdata), void *userdata, usec_t timeout_usec) {
         usec_t end = now(CLOCK_MONOTONIC) + timeout_usec;
 
@@ -207,7 +206,8 @@ static int connect_to(const char *path, unsigned port) {
                 if (connect(fd, (struct sockaddr *) &a, sizeof(a)) < 0)
                         return -errno;
         } else {
-                struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
+                struct sockaddr_in a = { .sin_family = AF_INET,
+                                         .sin_port = htons((uint16_t) port),
                                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
                 fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 if (fd < 0)
@@ -221,8 +221,8 @@ static int connect_to(const char *path, unsigned port) {
         return TAKE_FD(fd);
 }
 
-int peer_socket_request(const char *path, unsigned port, const char *request, const char *terminator,
-                        char **ret_reply) {
+int peer_socket_request(
+        const char *path, unsigned port, const char *request, const char *terminator, char **ret_reply) {
         _cleanup_close_ int fd = connect_to(path, port);
         _cleanup_strbuf_ StrBuf b = STRBUF_INIT;
         size_t len = strlen(request), off = 0;
@@ -436,7 +436,9 @@ int peer_systemd_start(PeerSystemd **ret) {
                 }
                 /* A clean environment, as a real manager has: its units inherit it, and the test's own
                  * variables must not leak into them. */
-                char *env[] = { NULL, NULL, (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                char *env[] = { NULL,
+                                NULL,
+                                (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                                 NULL };
                 if (asprintf(&env[0], "HOME=%s", p->home) < 0 ||
                     asprintf(&env[1], "XDG_RUNTIME_DIR=%s", p->runtime_dir) < 0)
@@ -618,22 +620,25 @@ int peer_haproxy_start(PeerHaproxy **ret) {
                 return -ENOMEM;
         /* The frontend listens on a unix socket: no port needed; the backends point at the discard port
          * and have no health checks, so their state is exactly what the runtime API sets. */
-        if (asprintf(&cfg,
-                     "global\n"
-                     "    stats socket %s mode 600 level admin\n"
-                     "    stats socket ipv4@127.0.0.1:%u level admin\n"
-                     "defaults\n"
-                     "    mode http\n"
-                     "    timeout connect 1s\n"
-                     "    timeout client 5s\n"
-                     "    timeout server 5s\n"
-                     "frontend fe\n"
-                     "    bind unix@%s/fe.sock\n"
-                     "    default_backend api\n"
-                     "backend api\n"
-                     "    server web1 127.0.0.1:9 weight 10\n"
-                     "    server web2 127.0.0.1:9\n",
-                     p->admin_socket, p->admin_port, p->dir) < 0)
+        if (asprintf(
+                    &cfg,
+                    "global\n"
+                    "    stats socket %s mode 600 level admin\n"
+                    "    stats socket ipv4@127.0.0.1:%u level admin\n"
+                    "defaults\n"
+                    "    mode http\n"
+                    "    timeout connect 1s\n"
+                    "    timeout client 5s\n"
+                    "    timeout server 5s\n"
+                    "frontend fe\n"
+                    "    bind unix@%s/fe.sock\n"
+                    "    default_backend api\n"
+                    "backend api\n"
+                    "    server web1 127.0.0.1:9 weight 10\n"
+                    "    server web2 127.0.0.1:9\n",
+                    p->admin_socket,
+                    p->admin_port,
+                    p->dir) < 0)
                 return -ENOMEM;
         r = write_file(cfg_path, cfg);
         if (r < 0)
@@ -642,7 +647,9 @@ int peer_haproxy_start(PeerHaproxy **ret) {
         r = spawn(argv, log, &p->pid);
         if (r < 0)
                 return r;
-        Probe probe = { .path = p->admin_socket, .request = "show info\n", .expect = "Name: HAProxy", .pid = p->pid };
+        Probe probe = {
+                .path = p->admin_socket, .request = "show info\n", .expect = "Name: HAProxy", .pid = p->pid
+        };
         r = wait_ready(&probe, "haproxy", log);
         if (r < 0) {
                 if (probe.died)
@@ -653,8 +660,8 @@ int peer_haproxy_start(PeerHaproxy **ret) {
         return 0;
 }
 
-int peer_haproxy_server(PeerHaproxy *p, const char *backend, const char *server, unsigned *ret_admin,
-                        unsigned *ret_weight) {
+int peer_haproxy_server(
+        PeerHaproxy *p, const char *backend, const char *server, unsigned *ret_admin, unsigned *ret_weight) {
         _cleanup_free_ char *cmd = NULL, *reply = NULL;
         int r;
 
@@ -717,10 +724,24 @@ int peer_redis_start(PeerRedis **ret) {
         if (!p->socket || !log)
                 return -ENOMEM;
         (void) snprintf(port, sizeof(port), "%u", p->port);
-        char *argv[] = { (char *) "/usr/bin/redis-server", (char *) "--port", port, (char *) "--bind",
-                         (char *) "127.0.0.1", (char *) "--unixsocket", p->socket, (char *) "--unixsocketperm",
-                         (char *) "700", (char *) "--save", (char *) "", (char *) "--appendonly", (char *) "no",
-                         (char *) "--daemonize", (char *) "no", (char *) "--dir", p->dir, NULL };
+        char *argv[] = { (char *) "/usr/bin/redis-server",
+                         (char *) "--port",
+                         port,
+                         (char *) "--bind",
+                         (char *) "127.0.0.1",
+                         (char *) "--unixsocket",
+                         p->socket,
+                         (char *) "--unixsocketperm",
+                         (char *) "700",
+                         (char *) "--save",
+                         (char *) "",
+                         (char *) "--appendonly",
+                         (char *) "no",
+                         (char *) "--daemonize",
+                         (char *) "no",
+                         (char *) "--dir",
+                         p->dir,
+                         NULL };
         r = spawn(argv, log, &p->pid);
         if (r < 0)
                 return r;
@@ -766,8 +787,16 @@ int peer_memcached_start(PeerMemcached **ret) {
         log = path_join(p->dir, "memcached.log");
         if (!p->socket || !log)
                 return -ENOMEM;
-        char *argv[] = { (char *) "/usr/bin/memcached", (char *) "-s", p->socket, (char *) "-a", (char *) "0700",
-                         (char *) "-m", (char *) "16", (char *) "-u", (char *) "root", NULL };
+        char *argv[] = { (char *) "/usr/bin/memcached",
+                         (char *) "-s",
+                         p->socket,
+                         (char *) "-a",
+                         (char *) "0700",
+                         (char *) "-m",
+                         (char *) "16",
+                         (char *) "-u",
+                         (char *) "root",
+                         NULL };
         r = spawn(argv, log, &p->pid);
         if (r < 0)
                 return r;
@@ -794,9 +823,14 @@ static void append_log(const char *path, const char *text, size_t len) {
 
 static void respond(int fd, const char *status, const char *body) {
         char buf[512];
-        int n = snprintf(buf, sizeof(buf), "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-                                           "Connection: close\r\n\r\n%s",
-                         status, strlen(body), body);
+        int n = snprintf(
+                buf,
+                sizeof(buf),
+                "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+                "Connection: close\r\n\r\n%s",
+                status,
+                strlen(body),
+                body);
         if (n > 0)
                 (void) !send(fd, buf, (size_t) n, MSG_NOSIGNAL);
 }
@@ -874,7 +908,9 @@ _noreturn_ static void http_serve(int lfd, const char *log_path) {
                 const char *target = strchr(req.data, ' ');
                 target = target ? target + 1 : "";
                 size_t plen = strcspn(target, " ?");
-#define IS(p) ((plen == strlen(p) || (plen > strlen(p) && target[strlen(p)] == '/')) && strneq(target, p, strlen(p)))
+#define IS(p)                                                                     \
+        ((plen == strlen(p) || (plen > strlen(p) && target[strlen(p)] == '/')) && \
+         strneq(target, p, strlen(p)))
                 if (IS("/ok"))
                         respond(c, "200 OK", "ok\n");
                 else if (IS("/fail"))

@@ -41,8 +41,8 @@ int peer_free_port(unsigned *ret);
 
 /* Send request over a unix socket (or to 127.0.0.1:port when path is NULL), read until EOF or until
  * the reply contains terminator (if not NULL); blocking, 5 s timeout. */
-int peer_socket_request(const char *path, unsigned port, const char *request, const char *terminator,
-                        char **ret_reply);
+int peer_socket_request(
+        const char *path, unsigned port, const char *request, const char *terminator, char **ret_reply);
 
 /* A listening unix socket that never accepts or answers: a hung peer. */
 int peer_listen_unix(const char *path, int *ret_fd);
@@ -76,7 +76,7 @@ int peer_systemd_run(PeerSystemd *p, const char *unit, char *const props[], char
 
 typedef struct PeerHaproxy {
         char *dir;
-        char *admin_socket; /* unix socket, level admin */
+        char *admin_socket;  /* unix socket, level admin */
         unsigned admin_port; /* the same API on 127.0.0.1 */
         pid_t pid;
 } PeerHaproxy;
@@ -86,8 +86,8 @@ int peer_haproxy_start(PeerHaproxy **ret);
 PeerHaproxy *peer_haproxy_stop(PeerHaproxy *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(PeerHaproxy *, peer_haproxy_stop);
 /* srv_admin_state and srv_uweight of backend/server from `show servers state`. */
-int peer_haproxy_server(PeerHaproxy *p, const char *backend, const char *server, unsigned *ret_admin,
-                        unsigned *ret_weight);
+int peer_haproxy_server(
+        PeerHaproxy *p, const char *backend, const char *server, unsigned *ret_admin, unsigned *ret_weight);
 
 /* ---- Redis ---- */
 

@@ -37,7 +37,7 @@ static inline void captured_done(Captured *c) {
         action_undo_free(c->undo);
         strv_free_n(c->keys, c->n_attrs);
         strv_free_n(c->values, c->n_attrs);
-        *c = (Captured) {};
+        *c = (Captured){};
 }
 
 static inline void capture_cb(Action *a, ActionResult *r, void *userdata) {
@@ -83,16 +83,16 @@ static inline void run_until_done(sd_event *e, Captured *c, usec_t timeout_usec)
 }
 
 /* Start a step and wait for its result. */
-static inline void run_step(RemediationCtx *ctx, sd_event *e, const Step *s, const TemplateVars *vars,
-                            Captured *c, usec_t timeout_usec) {
+static inline void run_step(
+        RemediationCtx *ctx, sd_event *e, const Step *s, const TemplateVars *vars, Captured *c, usec_t timeout_usec) {
         captured_done(c);
         assert_int_equal(remediation_start(ctx, s, vars, capture_cb, c, NULL), 0);
         assert_false(c->done); /* never called from inside remediation_start() */
         run_until_done(e, c, timeout_usec);
 }
 
-static inline void run_undo(RemediationCtx *ctx, sd_event *e, const ActionUndo *u, Captured *c,
-                            usec_t timeout_usec) {
+static inline void
+        run_undo(RemediationCtx *ctx, sd_event *e, const ActionUndo *u, Captured *c, usec_t timeout_usec) {
         captured_done(c);
         assert_int_equal(remediation_undo(ctx, u, capture_cb, c, NULL), 0);
         assert_false(c->done);
@@ -100,11 +100,11 @@ static inline void run_undo(RemediationCtx *ctx, sd_event *e, const ActionUndo *
 }
 
 static inline Template tmpl(const char *text) {
-        return (Template) { .text = (char *) text, .templated = text && strstr(text, "${") != NULL };
+        return (Template){ .text = (char *) text, .templated = text && strstr(text, "${") != NULL };
 }
 
 static inline Step step_new(ActionKind kind) {
-        return (Step) {
+        return (Step){
                 .action = kind,
                 .verify_usec = 5 * USEC_PER_MINUTE,
                 .settle_usec = 5 * USEC_PER_SEC,

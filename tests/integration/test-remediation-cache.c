@@ -200,8 +200,8 @@ static void test_memcached(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_flushdb),       cmocka_unit_test(test_pattern),
-                cmocka_unit_test(test_redis_errors),  cmocka_unit_test(test_redis_dry_run),
+                cmocka_unit_test(test_flushdb),      cmocka_unit_test(test_pattern),
+                cmocka_unit_test(test_redis_errors), cmocka_unit_test(test_redis_dry_run),
                 cmocka_unit_test(test_memcached),
         };
         int r;

@@ -72,8 +72,13 @@ static void test_environment_and_fds(void **state) {
         assert_int_equal(dup2(leak, 50), 50);
         close(leak);
 
-        assert_true(asprintf(&cmd, "env > %s; ls /proc/self/fd > %s; readlink /proc/self/fd/0 >> %s", envfile, fdfile,
-                             fdfile) > 0);
+        assert_true(
+                asprintf(
+                        &cmd,
+                        "env > %s; ls /proc/self/fd > %s; readlink /proc/self/fd/0 >> %s",
+                        envfile,
+                        fdfile,
+                        fdfile) > 0);
         Template argv[] = { tmpl("/bin/sh"), tmpl("-c"), tmpl(cmd) };
         Step s = exec_step(argv, 3, 5 * USEC_PER_SEC);
         run_step(ctx, event, &s, &vars, &r, WAIT);
@@ -189,7 +194,9 @@ static void test_cancel_kills(void **state) {
         Action *a = NULL;
         uint64_t pid;
 
-        assert_true(asprintf(&cmd, "echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 30", pidfile, pidfile, pidfile) > 0);
+        assert_true(
+                asprintf(&cmd, "echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 30", pidfile, pidfile, pidfile) >
+                0);
         Template argv[] = { tmpl("/bin/sh"), tmpl("-c"), tmpl(cmd) };
         Step s = exec_step(argv, 3, 10 * USEC_PER_SEC);
         assert_int_equal(remediation_start(ctx, &s, &vars, capture_cb, &r, &a), 0);
@@ -211,9 +218,9 @@ static void test_cancel_kills(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_exit_status),   cmocka_unit_test(test_environment_and_fds),
-                cmocka_unit_test(test_exec_failure),  cmocka_unit_test(test_timeout),
-                cmocka_unit_test(test_dry_run),       cmocka_unit_test(test_sigchld_not_blocked),
+                cmocka_unit_test(test_exit_status),  cmocka_unit_test(test_environment_and_fds),
+                cmocka_unit_test(test_exec_failure), cmocka_unit_test(test_timeout),
+                cmocka_unit_test(test_dry_run),      cmocka_unit_test(test_sigchld_not_blocked),
                 cmocka_unit_test(test_cancel_kills),
         };
         sigset_t chld;

@@ -193,9 +193,12 @@ static void test_dry_run(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_ok_with_headers_and_body), cmocka_unit_test(test_credentials_redacted),
-                cmocka_unit_test(test_statuses),                 cmocka_unit_test(test_hang_reset_refused),
-                cmocka_unit_test(test_templated_url),            cmocka_unit_test(test_dry_run),
+                cmocka_unit_test(test_ok_with_headers_and_body),
+                cmocka_unit_test(test_credentials_redacted),
+                cmocka_unit_test(test_statuses),
+                cmocka_unit_test(test_hang_reset_refused),
+                cmocka_unit_test(test_templated_url),
+                cmocka_unit_test(test_dry_run),
         };
         int r;
 

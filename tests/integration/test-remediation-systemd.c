@@ -108,9 +108,12 @@ static void test_unit_lifecycle(void **state) {
         Captured r = {};
         Step s;
 
-        assert_int_equal(peer_systemd_write_unit(peer, "t-svc.service",
-                                                 "[Service]\nExecStart=/bin/sleep infinity\nExecReload=/bin/true\n"),
-                         0);
+        assert_int_equal(
+                peer_systemd_write_unit(
+                        peer,
+                        "t-svc.service",
+                        "[Service]\nExecStart=/bin/sleep infinity\nExecReload=/bin/true\n"),
+                0);
 
         s = unit_step(ACTION_START, "t-svc.service");
         run_step(ctx, event, &s, NULL, &r, WAIT);
@@ -180,8 +183,9 @@ static void test_stopped_on_purpose(void **state) {
         Captured r = {};
         Step s;
 
-        assert_int_equal(peer_systemd_write_unit(peer, "t-idle.service", "[Service]\nExecStart=/bin/sleep infinity\n"),
-                         0);
+        assert_int_equal(
+                peer_systemd_write_unit(peer, "t-idle.service", "[Service]\nExecStart=/bin/sleep infinity\n"),
+                0);
         s = unit_step(ACTION_RESTART, "t-idle.service");
         run_step(ctx, event, &s, NULL, &r, WAIT);
         assert_int_equal(r.outcome, ACTION_OUTCOME_SKIPPED);
@@ -207,10 +211,13 @@ static void test_start_limit(void **state) {
 
         /* A unit restarted too often by its own Restart= policy: the manager gives up with
          * Result=start-limit-hit. */
-        assert_int_equal(peer_systemd_write_unit(peer, "t-limit.service",
-                                                 "[Unit]\nStartLimitIntervalSec=10min\nStartLimitBurst=3\n"
-                                                 "[Service]\nExecStart=/bin/true\nRestart=always\nRestartSec=20ms\n"),
-                         0);
+        assert_int_equal(
+                peer_systemd_write_unit(
+                        peer,
+                        "t-limit.service",
+                        "[Unit]\nStartLimitIntervalSec=10min\nStartLimitBurst=3\n"
+                        "[Service]\nExecStart=/bin/true\nRestart=always\nRestartSec=20ms\n"),
+                0);
         (void) peer_systemctl(peer, NULL, "start", "t-limit.service", NULL);
         wait_show("t-limit.service", "Result", "start-limit-hit");
 
@@ -222,10 +229,13 @@ static void test_start_limit(void **state) {
 
         /* A failing unit that hits the limit keeps Result=exit-code on systemd 252; the manager then
          * refuses the start without a new invocation, and that is what the result says. */
-        assert_int_equal(peer_systemd_write_unit(peer, "t-crash.service",
-                                                 "[Unit]\nStartLimitIntervalSec=10min\nStartLimitBurst=3\n"
-                                                 "[Service]\nExecStart=/bin/false\nRestart=always\nRestartSec=20ms\n"),
-                         0);
+        assert_int_equal(
+                peer_systemd_write_unit(
+                        peer,
+                        "t-crash.service",
+                        "[Unit]\nStartLimitIntervalSec=10min\nStartLimitBurst=3\n"
+                        "[Service]\nExecStart=/bin/false\nRestart=always\nRestartSec=20ms\n"),
+                0);
         (void) peer_systemctl(peer, NULL, "start", "t-crash.service", NULL);
         wait_show("t-crash.service", "NRestarts", "3");
         wait_show("t-crash.service", "ActiveState", "failed");
@@ -241,9 +251,10 @@ static void test_job_queued(void **state) {
         Captured r = {};
         Step s = unit_step(ACTION_RESTART, "t-slow.service");
 
-        assert_int_equal(peer_systemd_write_unit(peer, "t-slow.service",
-                                                 "[Service]\nType=oneshot\nExecStart=/bin/sleep 30\n"),
-                         0);
+        assert_int_equal(
+                peer_systemd_write_unit(
+                        peer, "t-slow.service", "[Service]\nType=oneshot\nExecStart=/bin/sleep 30\n"),
+                0);
         assert_int_equal(peer_systemctl(peer, NULL, "start", "--no-block", "t-slow.service", NULL), 0);
         wait_show("t-slow.service", "ActiveState", "activating");
 
@@ -282,7 +293,8 @@ static void test_limit_and_undo(void **state) {
 
         run_step(ctx, event, &s, NULL, &r, WAIT);
         assert_int_equal(r.outcome, ACTION_OUTCOME_SUCCEEDED);
-        assert_true(contains(r.message, "set CPUQuota=50% MemoryHigh=67108864 IOWeight=50 TasksMax=20 on t-lim.service"));
+        assert_true(contains(
+                r.message, "set CPUQuota=50% MemoryHigh=67108864 IOWeight=50 TasksMax=20 on t-lim.service"));
         assert_string_equal(captured_attr(&r, "TasksMax"), "20");
         assert_non_null(r.undo);
         /* The property values (MemoryHigh has no effect on this cgroup-v1 host, but is set). */
@@ -321,8 +333,8 @@ typedef struct InvocationResult {
         char active[32];
 } InvocationResult;
 
-static void on_invocation(Action *a, int error, const char *unit, sd_id128_t id, const char *active_state,
-                          void *userdata) {
+static void on_invocation(
+        Action *a, int error, const char *unit, sd_id128_t id, const char *active_state, void *userdata) {
         InvocationResult *ir = userdata;
         ir->done = true;
         ir->error = error;
@@ -352,7 +364,7 @@ static void test_invocation_id(void **state) {
         assert_string_equal(sd_id128_to_string(ir.id, s), want);
         assert_string_equal(ir.active, "active");
 
-        ir = (InvocationResult) {};
+        ir = (InvocationResult){};
         assert_int_equal(remediation_unit_invocation_id(ctx, "t-missing.service", on_invocation, &ir, NULL), 0);
         wait_invocation(&ir);
         assert_int_equal(ir.error, -ENOENT);
@@ -363,9 +375,13 @@ static void test_exec_transient(void **state) {
         Captured r = {};
         Step s = step_new(ACTION_EXEC);
         Label labels[] = { { "instance", "web1" } };
-        TemplateVars vars = { .rule = "api-latency", .series = "up{instance=\"web1\"}", .value = "0.52",
-                              .expected = "0.15", .incident = "0123456789abcdef0123456789abcdef",
-                              .labels = labels, .n_labels = 1 };
+        TemplateVars vars = { .rule = "api-latency",
+                              .series = "up{instance=\"web1\"}",
+                              .value = "0.52",
+                              .expected = "0.15",
+                              .incident = "0123456789abcdef0123456789abcdef",
+                              .labels = labels,
+                              .n_labels = 1 };
 
         Template t_true[] = { tmpl("/bin/true") };
         s.argv = t_true;
@@ -407,7 +423,9 @@ static void test_exec_transient(void **state) {
         assert_int_equal(n, 5);
 
         /* A templated argument needs the allow-list. */
-        Template t_tmpl[] = { tmpl("/bin/sh"), tmpl("-c"), tmpl("test \"$0\" = web1"), tmpl("${labels.instance}") };
+        Template t_tmpl[] = {
+                tmpl("/bin/sh"), tmpl("-c"), tmpl("test \"$0\" = web1"), tmpl("${labels.instance}")
+        };
         s.argv = t_tmpl;
         s.n_argv = 4;
         run_step(ctx, event, &s, &vars, &r, WAIT);
@@ -431,11 +449,19 @@ static void test_exec_transient(void **state) {
         assert_true(contains(r.message, "killed at its timeout of 1s"));
         wait_show(captured_attr(&r, "unit"), "LoadState", "not-found");
 
-        /* Not executable: refused before anything runs. */
+        /* Not executable: the manager says so (status 203/EXEC), and the failed unit is cleaned up. */
         Template t_bad[] = { tmpl("/nonexistent/tool") };
         s.argv = t_bad;
         s.n_argv = 1;
+        s.timeout_usec = 5 * USEC_PER_SEC;
         run_step(ctx, event, &s, &vars, &r, WAIT);
+        assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
+        assert_int_equal(r.error, -ENOEXEC);
+        assert_true(contains(r.message, "/nonexistent/tool could not be executed (status 203/EXEC"));
+        wait_show(captured_attr(&r, "unit"), "LoadState", "not-found");
+
+        /* A dry run checks the path itself. */
+        run_step(ctx_dry, event, &s, &vars, &r, WAIT);
         assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
         assert_true(contains(r.message, "is not executable"));
         captured_done(&r);

@@ -16,8 +16,14 @@
 
 /* ---- unit_check ---- */
 
-static UnitCheck check(ActionKind k, const char *load, const char *active, const char *sub, const char *result,
-                       uint32_t job, char **why) {
+static UnitCheck
+        check(ActionKind k,
+              const char *load,
+              const char *active,
+              const char *sub,
+              const char *result,
+              uint32_t job,
+              char **why) {
         UnitInfo i = {
                 .load_state = (char *) load,
                 .active_state = (char *) active,
@@ -33,44 +39,59 @@ static UnitCheck check(ActionKind k, const char *load, const char *active, const
 static void test_unit_check(void **state) {
         _cleanup_free_ char *why = NULL;
 
-        assert_int_equal(check(ACTION_RESTART, "not-found", "inactive", "dead", NULL, 0, &why), UNIT_CHECK_FAIL);
+        assert_int_equal(
+                check(ACTION_RESTART, "not-found", "inactive", "dead", NULL, 0, &why), UNIT_CHECK_FAIL);
         assert_string_equal(why, "does not exist (LoadState=not-found)");
         assert_int_equal(check(ACTION_STOP, "masked", "inactive", "dead", NULL, 0, &why), UNIT_CHECK_FAIL);
 
-        assert_int_equal(check(ACTION_RESTART, "loaded", "active", "running", "success", 0, &why), UNIT_CHECK_GO);
+        assert_int_equal(
+                check(ACTION_RESTART, "loaded", "active", "running", "success", 0, &why), UNIT_CHECK_GO);
         assert_null(why);
-        assert_int_equal(check(ACTION_RESTART, "loaded", "failed", "failed", "exit-code", 0, &why), UNIT_CHECK_GO);
-        assert_int_equal(check(ACTION_RESTART, "loaded", "inactive", "dead", "success", 0, &why), UNIT_CHECK_SKIP);
+        assert_int_equal(
+                check(ACTION_RESTART, "loaded", "failed", "failed", "exit-code", 0, &why), UNIT_CHECK_GO);
+        assert_int_equal(
+                check(ACTION_RESTART, "loaded", "inactive", "dead", "success", 0, &why), UNIT_CHECK_SKIP);
         assert_string_equal(why, "is stopped on purpose (inactive, no job)");
-        assert_int_equal(check(ACTION_TRY_RESTART, "loaded", "inactive", "dead", "success", 0, &why), UNIT_CHECK_SKIP);
-        assert_int_equal(check(ACTION_RELOAD, "loaded", "inactive", "dead", "success", 0, &why), UNIT_CHECK_SKIP);
+        assert_int_equal(
+                check(ACTION_TRY_RESTART, "loaded", "inactive", "dead", "success", 0, &why), UNIT_CHECK_SKIP);
+        assert_int_equal(
+                check(ACTION_RELOAD, "loaded", "inactive", "dead", "success", 0, &why), UNIT_CHECK_SKIP);
         assert_int_equal(check(ACTION_KILL, "loaded", "inactive", "dead", "success", 0, &why), UNIT_CHECK_SKIP);
         assert_int_equal(check(ACTION_KILL, "loaded", "failed", "failed", "signal", 0, &why), UNIT_CHECK_SKIP);
         assert_string_equal(why, "is not running (failed)");
 
         /* A start step is meant for a stopped unit; a running one needs nothing. */
         assert_int_equal(check(ACTION_START, "loaded", "inactive", "dead", "success", 0, &why), UNIT_CHECK_GO);
-        assert_int_equal(check(ACTION_START, "loaded", "active", "running", "success", 0, &why), UNIT_CHECK_SKIP);
+        assert_int_equal(
+                check(ACTION_START, "loaded", "active", "running", "success", 0, &why), UNIT_CHECK_SKIP);
         assert_int_equal(check(ACTION_STOP, "loaded", "inactive", "dead", "success", 0, &why), UNIT_CHECK_SKIP);
         assert_int_equal(check(ACTION_STOP, "loaded", "failed", "failed", "exit-code", 0, &why), UNIT_CHECK_GO);
 
         /* Transitions and queued jobs. */
-        assert_int_equal(check(ACTION_RESTART, "loaded", "activating", "start", "success", 0, &why), UNIT_CHECK_SKIP);
+        assert_int_equal(
+                check(ACTION_RESTART, "loaded", "activating", "start", "success", 0, &why), UNIT_CHECK_SKIP);
         assert_string_equal(why, "is activating (start)");
-        assert_int_equal(check(ACTION_STOP, "loaded", "deactivating", "stop-sigterm", "success", 0, &why),
-                         UNIT_CHECK_SKIP);
-        assert_int_equal(check(ACTION_RESTART, "loaded", "active", "running", "success", 42, &why), UNIT_CHECK_SKIP);
+        assert_int_equal(
+                check(ACTION_STOP, "loaded", "deactivating", "stop-sigterm", "success", 0, &why),
+                UNIT_CHECK_SKIP);
+        assert_int_equal(
+                check(ACTION_RESTART, "loaded", "active", "running", "success", 42, &why), UNIT_CHECK_SKIP);
         assert_string_equal(why, "has a job queued (job 42)");
 
         /* The start limit is an escalation, for every action that would start the unit. */
-        assert_int_equal(check(ACTION_RESTART, "loaded", "failed", "failed", "start-limit-hit", 0, &why),
-                         UNIT_CHECK_FAIL);
+        assert_int_equal(
+                check(ACTION_RESTART, "loaded", "failed", "failed", "start-limit-hit", 0, &why),
+                UNIT_CHECK_FAIL);
         assert_string_equal(why, "start limit hit; escalate");
-        assert_int_equal(check(ACTION_START, "loaded", "failed", "failed", "start-limit-hit", 0, &why), UNIT_CHECK_FAIL);
-        assert_int_equal(check(ACTION_STOP, "loaded", "failed", "failed", "start-limit-hit", 0, &why), UNIT_CHECK_GO);
+        assert_int_equal(
+                check(ACTION_START, "loaded", "failed", "failed", "start-limit-hit", 0, &why),
+                UNIT_CHECK_FAIL);
+        assert_int_equal(
+                check(ACTION_STOP, "loaded", "failed", "failed", "start-limit-hit", 0, &why), UNIT_CHECK_GO);
 
         assert_int_equal(check(ACTION_LIMIT, "loaded", "active", "running", "success", 7, &why), UNIT_CHECK_GO);
-        assert_int_equal(check(ACTION_LIMIT, "loaded", "inactive", "dead", "success", 0, &why), UNIT_CHECK_SKIP);
+        assert_int_equal(
+                check(ACTION_LIMIT, "loaded", "inactive", "dead", "success", 0, &why), UNIT_CHECK_SKIP);
 }
 
 /* ---- HAProxy ---- */
@@ -100,7 +121,8 @@ static void test_haproxy_parse(void **state) {
         assert_int_equal(haproxy_parse_servers_state(servers_state, "web/web1", &st), -ENOENT);
         assert_int_equal(haproxy_parse_servers_state("Can't find backend.\n\n", "x/y", &st), -EBADMSG);
         assert_int_equal(haproxy_parse_servers_state("1\n3 api 1 web1\n", "api/web1", &st), -EBADMSG);
-        assert_int_equal(haproxy_parse_servers_state("1\n3 api 1 web1 1.2.3.4 2 x 10\n", "api/web1", &st), -EBADMSG);
+        assert_int_equal(
+                haproxy_parse_servers_state("1\n3 api 1 web1 1.2.3.4 2 x 10\n", "api/web1", &st), -EBADMSG);
 
         assert_int_equal(haproxy_state_from_admin(0), HAPROXY_STATE_READY);
         assert_int_equal(haproxy_state_from_admin(1), HAPROXY_STATE_MAINT);
@@ -135,7 +157,8 @@ static void check_redact(const char *url, const char *want) {
 static void test_url_redact(void **state) {
         char *r = NULL;
 
-        check_redact("http://127.0.0.1:8500/v1/agent/maintenance", "http://127.0.0.1:8500/v1/agent/maintenance");
+        check_redact(
+                "http://127.0.0.1:8500/v1/agent/maintenance", "http://127.0.0.1:8500/v1/agent/maintenance");
         check_redact("https://user:secret@lb.example/api?token=abc#frag", "https://lb.example/api?…");
         check_redact("http://[::1]:9901/healthcheck/fail", "http://[::1]:9901/healthcheck/fail");
         check_redact("http://127.0.0.1", "http://127.0.0.1/");
@@ -149,7 +172,11 @@ static void test_text_excerpt(void **state) {
 
         a = text_excerpt("ok\n", 3, 100);
         assert_string_equal(a, "ok");
-        b = text_excerpt("a\x01" "b\tc\r\nd\xff", 9, 100);
+        b = text_excerpt(
+                "a\x01"
+                "b\tc\r\nd\xff",
+                9,
+                100);
         assert_string_equal(b, "a?b c  d?");
         c = text_excerpt("0123456789", 10, 4);
         assert_string_equal(c, "0123…");
@@ -208,29 +235,39 @@ static void roundtrip(const ActionUndo *u, const char *want_json) {
 static void test_undo_json(void **state) {
         _cleanup_(action_undo_freep) ActionUndo *h1 = NULL, *h2 = NULL, *l = NULL;
         _cleanup_free_ char *d1 = NULL, *d2 = NULL, *d3 = NULL;
-        LimitValues v = { .has_cpu_quota = true, .cpu_quota_per_sec_usec = UINT64_MAX, .has_tasks_max = true,
+        LimitValues v = { .has_cpu_quota = true,
+                          .cpu_quota_per_sec_usec = UINT64_MAX,
+                          .has_tasks_max = true,
                           .tasks_max = 4915 };
 
-        assert_int_equal(action_undo_new_haproxy("/run/haproxy/admin.sock", NULL, "api/web1", HAPROXY_STATE_READY, -1,
-                                                 0, &h1),
-                         0);
-        roundtrip(h1, "{\"version\":1,\"kind\":\"haproxy\",\"socket\":\"/run/haproxy/admin.sock\","
-                      "\"server\":\"api/web1\",\"state\":\"ready\"}");
+        assert_int_equal(
+                action_undo_new_haproxy(
+                        "/run/haproxy/admin.sock", NULL, "api/web1", HAPROXY_STATE_READY, -1, 0, &h1),
+                0);
+        roundtrip(
+                h1,
+                "{\"version\":1,\"kind\":\"haproxy\",\"socket\":\"/run/haproxy/admin.sock\","
+                "\"server\":\"api/web1\",\"state\":\"ready\"}");
         assert_string_equal(action_undo_target(h1), "haproxy:/run/haproxy/admin.sock:api/web1");
         assert_int_equal(action_undo_describe(h1, &d1), 0);
         assert_string_equal(d1, "set api/web1 back to ready");
 
-        assert_int_equal(action_undo_new_haproxy(NULL, "127.0.0.1:9999", "api/web2", HAPROXY_STATE_NONE, 10,
-                                                 2 * USEC_PER_SEC, &h2),
-                         0);
-        roundtrip(h2, "{\"version\":1,\"kind\":\"haproxy\",\"timeout_usec\":2000000,\"address\":\"127.0.0.1:9999\","
-                      "\"server\":\"api/web2\",\"weight\":10}");
+        assert_int_equal(
+                action_undo_new_haproxy(
+                        NULL, "127.0.0.1:9999", "api/web2", HAPROXY_STATE_NONE, 10, 2 * USEC_PER_SEC, &h2),
+                0);
+        roundtrip(
+                h2,
+                "{\"version\":1,\"kind\":\"haproxy\",\"timeout_usec\":2000000,\"address\":\"127.0.0.1:9999\","
+                "\"server\":\"api/web2\",\"weight\":10}");
         assert_int_equal(action_undo_describe(h2, &d2), 0);
         assert_string_equal(d2, "set the weight of api/web2 back to 10");
 
         assert_int_equal(action_undo_new_limit("api.service", &v, 0, &l), 0);
-        roundtrip(l, "{\"version\":1,\"kind\":\"limit\",\"unit\":\"api.service\","
-                     "\"properties\":{\"CPUQuotaPerSecUSec\":\"infinity\",\"TasksMax\":4915}}");
+        roundtrip(
+                l,
+                "{\"version\":1,\"kind\":\"limit\",\"unit\":\"api.service\","
+                "\"properties\":{\"CPUQuotaPerSecUSec\":\"infinity\",\"TasksMax\":4915}}");
         assert_string_equal(action_undo_target(l), "unit:api.service");
         assert_int_equal(action_undo_describe(l, &d3), 0);
         assert_string_equal(d3, "restore CPUQuota=infinity TasksMax=4915 on api.service");
@@ -267,11 +304,11 @@ static void test_undo_json(void **state) {
 /* ---- targets ---- */
 
 static Step step(ActionKind k) {
-        return (Step) { .action = k, .signal = SIGTERM, .weight = -1 };
+        return (Step){ .action = k, .signal = SIGTERM, .weight = -1 };
 }
 
 static Template tmpl(const char *s) {
-        return (Template) { .text = (char *) s, .templated = strstr(s, "${") != NULL };
+        return (Template){ .text = (char *) s, .templated = strstr(s, "${") != NULL };
 }
 
 static void check_target(const Step *s, const TemplateVars *vars, int want_r, const char *want) {
@@ -311,7 +348,8 @@ static void test_targets(void **state) {
         check_target(&s, &vars, -EINVAL, "unit \"${labels.unit}\" does not expand to a valid unit");
         labels[1].value = "api.service";
         s.unit = tmpl("${labels.missing}");
-        check_target(&s, &vars, -ENOENT, "unit \"${labels.missing}\" uses a variable this incident does not have");
+        check_target(
+                &s, &vars, -ENOENT, "unit \"${labels.missing}\" uses a variable this incident does not have");
 
         s = step(ACTION_HAPROXY);
         s.socket = (char *) "/run/haproxy/admin.sock";
@@ -330,7 +368,8 @@ static void test_targets(void **state) {
         s.db = 3;
         check_target(&s, NULL, 0, "redis:127.0.0.1:6379/3");
         s.address = (char *) "redis.local:6379";
-        check_target(&s, NULL, -EINVAL, "the host must be a numeric IP address (names would need a blocking lookup)");
+        check_target(
+                &s, NULL, -EINVAL, "the host must be a numeric IP address (names would need a blocking lookup)");
 
         s = step(ACTION_MEMCACHED);
         s.socket = (char *) "/run/memcached.sock";
@@ -350,7 +389,8 @@ static void test_targets(void **state) {
         s.n_argv = 1;
         check_target(&s, &vars, 0, "exec:/usr/local/bin/fix-it");
         s.n_argv = 2;
-        check_target(&s, &vars, -EPERM, "an argv element \"(expanded)\" is not in the step's targets allow-list");
+        check_target(
+                &s, &vars, -EPERM, "an argv element \"(expanded)\" is not in the step's targets allow-list");
         s.n_argv = 0;
         check_target(&s, &vars, -EINVAL, "the exec step has an empty argv");
 }
@@ -372,7 +412,7 @@ static void on_done(Action *a, ActionResult *r, void *userdata) {
 
 static void run(sd_event *e, RemediationCtx *c, const Step *s, Got *g) {
         free(g->message);
-        *g = (Got) {};
+        *g = (Got){};
         assert_int_equal(remediation_start(c, s, NULL, on_done, g, NULL), 0);
         assert_false(g->done);
         for (int i = 0; i < 100 && !g->done; i++)
@@ -430,10 +470,44 @@ static void test_ctx_without_peers(void **state) {
         sd_bus_detach_event(bus);
 }
 
+static void cancel_inside(Action *a, ActionResult *r, void *userdata) {
+        int *calls = userdata;
+        (*calls)++;
+        remediation_cancel(a); /* must be harmless: the Action is freed after we return */
+}
+
+static void test_cancel_and_free(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        RemediationCtx *c = NULL;
+        int calls = 0;
+        Step s = step(ACTION_RESTART);
+
+        s.unit = tmpl("api.service");
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(remediation_ctx_new(e, NULL, NULL, 0, &c), 0);
+        assert_int_equal(remediation_start(c, &s, NULL, cancel_inside, &calls, NULL), 0);
+        for (int i = 0; i < 10; i++)
+                assert_true(sd_event_run(e, 0) >= 0);
+        assert_int_equal(calls, 1);
+
+        /* Freeing a context with actions in flight: no callbacks, nothing leaks. */
+        assert_int_equal(remediation_start(c, &s, NULL, cancel_inside, &calls, NULL), 0);
+        assert_int_equal(remediation_start(c, &s, NULL, cancel_inside, &calls, NULL), 0);
+        assert_int_equal(remediation_ctx_in_flight(c), 2);
+        remediation_ctx_free(c);
+        for (int i = 0; i < 10; i++)
+                assert_true(sd_event_run(e, 0) >= 0);
+        assert_int_equal(calls, 1);
+}
+
 static void test_limit_format(void **state) {
         _cleanup_free_ char *a = NULL, *b = NULL;
-        LimitValues v = { .has_cpu_quota = true, .cpu_quota_per_sec_usec = 1250000, .has_io_weight = true,
-                          .io_weight = UINT64_MAX, .has_memory_high = true, .memory_high_bytes = 1024 };
+        LimitValues v = { .has_cpu_quota = true,
+                          .cpu_quota_per_sec_usec = 1250000,
+                          .has_io_weight = true,
+                          .io_weight = UINT64_MAX,
+                          .has_memory_high = true,
+                          .memory_high_bytes = 1024 };
         LimitValues w = { .has_cpu_quota = true, .cpu_quota_per_sec_usec = 12345 };
 
         assert_int_equal(limit_values_format(&v, &a), 0);
@@ -444,11 +518,11 @@ static void test_limit_format(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_unit_check),   cmocka_unit_test(test_haproxy_parse),
-                cmocka_unit_test(test_url_redact),   cmocka_unit_test(test_text_excerpt),
+                cmocka_unit_test(test_unit_check),    cmocka_unit_test(test_haproxy_parse),
+                cmocka_unit_test(test_url_redact),    cmocka_unit_test(test_text_excerpt),
                 cmocka_unit_test(test_address_parse), cmocka_unit_test(test_undo_json),
-                cmocka_unit_test(test_targets),      cmocka_unit_test(test_ctx_without_peers),
-                cmocka_unit_test(test_limit_format),
+                cmocka_unit_test(test_targets),       cmocka_unit_test(test_ctx_without_peers),
+                cmocka_unit_test(test_limit_format),  cmocka_unit_test(test_cancel_and_free),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
