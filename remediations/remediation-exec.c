@@ -99,23 +99,24 @@ static void exec_release(Action *a) {
         free(e);
 }
 
+/* The command as messages show it: arguments that are URLs lose their credentials and query (a token
+ * passed on a command line must not end up in the journal), control characters become '?', and a long
+ * command is cut. */
 static char *join_argv(char **argv) {
         _cleanup_strbuf_ StrBuf b = STRBUF_INIT;
 
         for (char **p = argv; *p; p++) {
+                _cleanup_free_ char *redacted = NULL;
                 if (p != argv)
                         strbuf_putc(&b, ' ');
-                strbuf_puts(&b, *p);
+                if (strstr(*p, "://"))
+                        strbuf_puts(&b, url_redact(*p, &redacted) >= 0 ? redacted : "(url)");
+                else
+                        strbuf_puts(&b, *p);
         }
         if (strbuf_failed(&b))
                 return NULL;
-        /* Commands may be long; messages stay readable. */
-        if (b.len > 200) {
-                b.len = 200;
-                b.data[200] = 0;
-                strbuf_puts(&b, "…");
-        }
-        return strbuf_failed(&b) ? NULL : strbuf_steal(&b);
+        return text_excerpt(b.data, b.len, 200);
 }
 
 /* ---- transient unit ---- */
@@ -434,8 +435,12 @@ static int start_transient(Action *a) {
         if (r < 0)
                 return r;
         action_attr(a, "unit", "%s", e->unit);
-        if (asprintf(&description, "homeostat exec%s%s", e->spec.rule ? " for rule " : "", strempty(e->spec.rule)) <
-            0)
+        bool have_rule = e->spec.rule && e->spec.rule[0];
+        if (asprintf(
+                    &description,
+                    "homeostat exec%s%s",
+                    have_rule ? " for rule " : "",
+                    have_rule ? e->spec.rule : "") < 0)
                 return -ENOMEM;
 
         /* The match is installed before the unit exists, so no state change can slip by. */

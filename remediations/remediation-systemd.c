@@ -573,6 +573,8 @@ static void attr_invocation(Action *a, const char *key, sd_id128_t id) {
 static void record_state(Action *a, const char *suffix, const UnitInfo *i) {
         char key[64];
 
+        (void) snprintf(key, sizeof(key), "n_restarts%s", suffix);
+        action_attr_u64(a, key, i->n_restarts);
         (void) snprintf(key, sizeof(key), "active_state%s", suffix);
         action_attr(a, key, "%s", strna(i->active_state));
         (void) snprintf(key, sizeof(key), "sub_state%s", suffix);

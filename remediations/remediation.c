@@ -6,6 +6,7 @@
  * validation live in one place (step_prepare) so that remediation_target() and remediation_start() can
  * never disagree about what a step targets.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,13 +439,9 @@ static int
         if (!t->text)
                 return fail_msg(ret_error, -EINVAL, "the step has no %s", what);
         r = template_expand(t, vars, where, &v);
-        if (r == -ENOENT)
+        if (r == -EBADMSG)
                 return fail_msg(
-                        ret_error,
-                        r,
-                        "%s \"%s\" uses a variable this incident does not have",
-                        what,
-                        echo ? t->text : "(template)");
+                        ret_error, r, "%s \"%s\" is not a valid template", what, echo ? t->text : "(template)");
         if (r == -EINVAL)
                 return fail_msg(
                         ret_error,
@@ -492,11 +489,11 @@ static int exec_env(const TemplateVars *vars, char ***ret) {
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
                 Template t = { .text = (char *) table[i].var, .templated = true };
                 _cleanup_free_ char *v = NULL;
-                int r = template_expand(&t, vars, TEMPLATE_TARGET_ARGV, &v);
+                int r = template_expand(&t, vars, TEMPLATE_ARGV, &v);
                 if (r == -ENOMEM)
                         return r;
-                if (r < 0)
-                        continue;
+                if (r < 0 || v[0] == 0)
+                        continue; /* this incident has no such value */
                 if (asprintf(&env[n], "%s=%s", table[i].name, v) < 0) {
                         env[n] = NULL;
                         return -ENOMEM;
@@ -511,7 +508,7 @@ static int prepare_http(const Step *s, const TemplateVars *vars, Prepared *p, ch
         _cleanup_free_ char *redacted = NULL;
         int r;
 
-        r = expand(s, &s->url, vars, TEMPLATE_TARGET_URL, true, false, "url", &p->http.url, ret_error);
+        r = expand(s, &s->url, vars, TEMPLATE_URL, true, false, "url", &p->http.url, ret_error);
         if (r < 0)
                 return r;
         r = url_redact(p->http.url, &redacted);
@@ -528,30 +525,14 @@ static int prepare_http(const Step *s, const TemplateVars *vars, Prepared *p, ch
         for (size_t i = 0; i < s->n_headers; i++) {
                 _cleanup_free_ char *name = NULL, *value = NULL;
                 r = expand(
-                        s,
-                        &s->headers[i].name,
-                        vars,
-                        TEMPLATE_TARGET_HEADER,
-                        false,
-                        true,
-                        "header name",
-                        &name,
-                        ret_error);
+                        s, &s->headers[i].name, vars, TEMPLATE_HEADER, false, true, "header name", &name, ret_error);
                 if (r < 0)
                         return r;
                 if (!http_header_name_valid(name))
                         return fail_msg(ret_error, -EINVAL, "\"%s\" is not a valid header name", name);
                 /* Header values may carry tokens: never echoed. */
                 r = expand(
-                        s,
-                        &s->headers[i].value,
-                        vars,
-                        TEMPLATE_TARGET_HEADER,
-                        false,
-                        false,
-                        "header value",
-                        &value,
-                        ret_error);
+                        s, &s->headers[i].value, vars, TEMPLATE_HEADER, false, false, "header value", &value, ret_error);
                 if (r < 0)
                         return r;
                 if (asprintf(&p->http.header_lines[i], "%s: %s", name, value) < 0) {
@@ -560,8 +541,7 @@ static int prepare_http(const Step *s, const TemplateVars *vars, Prepared *p, ch
                 }
         }
         if (s->body.text) {
-                r = expand(
-                        s, &s->body, vars, TEMPLATE_TARGET_BODY, false, false, "body", &p->http.body, ret_error);
+                r = expand(s, &s->body, vars, TEMPLATE_BODY, false, false, "body", &p->http.body, ret_error);
                 if (r < 0)
                         return r;
         }
@@ -579,11 +559,16 @@ static int prepare_http(const Step *s, const TemplateVars *vars, Prepared *p, ch
         return 0;
 }
 
+/* Templates are expanded with these when the caller has no incident at hand (a NULL vars). */
+static const TemplateVars no_vars = { .value = NAN, .expected = NAN };
+
 /* Everything remediation_start() needs, expanded and validated; on failure a sentence in *ret_error
  * (NULL only for -ENOMEM). */
 static int step_prepare(const Step *s, const TemplateVars *vars, Prepared *p, char **ret_error) {
         int r;
 
+        if (!vars)
+                vars = &no_vars;
         p->timeout_usec = s->timeout_usec > 0 ? s->timeout_usec : default_timeout(s->action);
 
         switch (s->action) {
@@ -594,7 +579,7 @@ static int step_prepare(const Step *s, const TemplateVars *vars, Prepared *p, ch
         case ACTION_START:
         case ACTION_KILL:
         case ACTION_LIMIT:
-                r = expand(s, &s->unit, vars, TEMPLATE_TARGET_UNIT, true, true, "unit", &p->unit, ret_error);
+                r = expand(s, &s->unit, vars, TEMPLATE_UNIT, true, true, "unit", &p->unit, ret_error);
                 if (r < 0)
                         return r;
                 if (asprintf(&p->target, "unit:%s", p->unit) < 0) {
@@ -632,7 +617,7 @@ static int step_prepare(const Step *s, const TemplateVars *vars, Prepared *p, ch
                                 s,
                                 &s->argv[i],
                                 vars,
-                                TEMPLATE_TARGET_ARGV,
+                                TEMPLATE_ARGV,
                                 true,
                                 i == 0,
                                 i == 0 ? "argv[0]" : "an argv element",
@@ -649,7 +634,7 @@ static int step_prepare(const Step *s, const TemplateVars *vars, Prepared *p, ch
                         return r;
                 {
                         Template t = { .text = (char *) "${rule}", .templated = true };
-                        (void) template_expand(&t, vars, TEMPLATE_TARGET_ARGV, &p->exec.rule);
+                        (void) template_expand(&t, vars, TEMPLATE_ARGV, &p->exec.rule);
                 }
                 if (asprintf(&p->target, "exec:%s", p->exec.argv[0]) < 0) {
                         p->target = NULL;
@@ -661,16 +646,7 @@ static int step_prepare(const Step *s, const TemplateVars *vars, Prepared *p, ch
                 r = prepare_addr(s, p, ret_error);
                 if (r < 0)
                         return r;
-                r = expand(
-                        s,
-                        &s->server,
-                        vars,
-                        TEMPLATE_TARGET_HAPROXY_SERVER,
-                        true,
-                        true,
-                        "server",
-                        &p->server,
-                        ret_error);
+                r = expand(s, &s->server, vars, TEMPLATE_SERVER, true, true, "server", &p->server, ret_error);
                 if (r < 0)
                         return r;
                 if (!haproxy_server_name_valid(p->server))

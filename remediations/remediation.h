@@ -24,8 +24,8 @@
  *   context was created with bus == NULL), a direct child in its own session with closed fds, stdin on
  *   /dev/null, SIGTERM at the timeout and SIGKILL 5 s later (the caller must block SIGCHLD, as the daemon
  *   does). Either way the environment holds only HOMEOSTAT_RULE, HOMEOSTAT_SERIES, HOMEOSTAT_VALUE,
- *   HOMEOSTAT_EXPECTED and HOMEOSTAT_INCIDENT (and PATH for direct children), and argv[0] must be an
- *   absolute path.
+ *   HOMEOSTAT_EXPECTED and HOMEOSTAT_INCIDENT (those with a value, formatted as ${rule} etc. would be;
+ *   and PATH for direct children), and argv[0] must be an absolute path.
  * - haproxy: the runtime API over a unix socket or TCP, one command per connection; the previous state is
  *   read before and the new one verified after.
  * - redis: hiredis' asynchronous API on the loop: SELECT db, then FLUSHDB ASYNC, or SCAN MATCH + UNLINK
@@ -40,7 +40,8 @@
  * Timeouts: a step's timeout (Step.timeout_usec) applies to every kind when set; otherwise the defaults
  * below. A timed-out systemd job is left to systemd (it has its own job timeouts); we stop waiting.
  *
- * Secrets: results never contain URL credentials or query strings, header values or request bodies.
+ * Secrets: results never contain URL credentials or query strings (also not of URLs passed as exec
+ * arguments), header values or request bodies.
  */
 #pragma once
 
@@ -161,8 +162,10 @@ ActionKind remediation_action_kind(const Action *a);
  * actions on one target at once", cooldown per target): "unit:api.service",
  * "haproxy:/run/haproxy/admin.sock:api/web1", "redis:127.0.0.1:6379/0", "memcached:/run/mc.sock",
  * "http:POST http://127.0.0.1:8500/v1/agent/maintenance" (no credentials or query), "exec:/usr/bin/x".
- * A limit targets its unit, so a restart and a limit of one unit share the key. -EINVAL (with
- * *ret_error set to a sentence, if given) when a template does not expand or the allow-list refuses it. */
+ * A limit targets its unit, so a restart and a limit of one unit share the key. On failure a negative
+ * errno and, if ret_error is given, a sentence: -EINVAL (a value not valid where it lands, a bad
+ * address, weight or signal), -EBADMSG (a malformed template), -EPERM (the targets: allow-list refuses
+ * the expanded target). vars may be NULL when no incident is at hand. */
 int remediation_target(const Step *step, const TemplateVars *vars, char **ret, char **ret_error);
 
 /* Asynchronously read a unit's InvocationID and ActiveState, for reconciling after a crash (did the

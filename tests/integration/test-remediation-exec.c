@@ -20,8 +20,8 @@ static char *dir;
 static const TemplateVars vars = {
         .rule = "disk-full",
         .series = "disk_free{mount=\"/\"}",
-        .value = "0.01",
-        .expected = "0.4",
+        .value = 0.01,
+        .expected = 0.4,
         .incident = "fedcba9876543210fedcba9876543210",
 };
 
@@ -51,7 +51,16 @@ static void test_exit_status(void **state) {
         assert_string_equal(r.message, "/bin/sh -c exit 7 exited with status 7");
         assert_string_equal(captured_attr(&r, "exit_status"), "7");
 
-        Template t_sig[] = { tmpl("/bin/sh"), tmpl("-c"), tmpl("kill -KILL $$") };
+        /* A URL on the command line keeps its credentials and query out of the result. */
+        Template t_url[] = { tmpl("/bin/true"), tmpl("https://ops:pa55@127.0.0.1/hook?token=t0k") };
+        s = exec_step(t_url, 2, 5 * USEC_PER_SEC);
+        run_step(ctx, event, &s, &vars, &r, WAIT);
+        assert_int_equal(r.outcome, ACTION_OUTCOME_SUCCEEDED);
+        assert_string_equal(r.message, "/bin/true https://127.0.0.1/hook?… exited with status 0");
+        assert_false(contains(captured_attr(&r, "command"), "pa55"));
+        assert_false(contains(captured_attr(&r, "command"), "t0k"));
+
+        Template t_sig[] = { tmpl("/bin/sh"), tmpl("-c"), tmpl("kill -KILL $$$$") };
         s = exec_step(t_sig, 3, 5 * USEC_PER_SEC);
         run_step(ctx, event, &s, &vars, &r, WAIT);
         assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
@@ -195,7 +204,7 @@ static void test_cancel_kills(void **state) {
         uint64_t pid;
 
         assert_true(
-                asprintf(&cmd, "echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 30", pidfile, pidfile, pidfile) >
+                asprintf(&cmd, "echo $$$$ > %s.tmp && mv %s.tmp %s && exec sleep 30", pidfile, pidfile, pidfile) >
                 0);
         Template argv[] = { tmpl("/bin/sh"), tmpl("-c"), tmpl(cmd) };
         Step s = exec_step(argv, 3, 10 * USEC_PER_SEC);

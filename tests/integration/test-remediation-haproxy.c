@@ -189,8 +189,10 @@ static void test_templated_server(void **state) {
         Label labels[] = { { "instance", "web2" } };
         TemplateVars vars = { .rule = "r", .labels = labels, .n_labels = 1 };
         Step s = haproxy_step("api/${labels.instance}", HAPROXY_STATE_NONE, 0);
-        char *targets[] = { (char *) "api/web*" };
+        char *targets[] = { (char *) "api/web*" }, *wrong[] = { (char *) "api/db*" };
 
+        s.targets = wrong;
+        s.n_targets = 1;
         run_step(ctx, event, &s, &vars, &r, WAIT);
         assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
         assert_true(contains(r.message, "allow-list"));

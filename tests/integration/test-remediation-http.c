@@ -150,9 +150,11 @@ static void test_templated_url(void **state) {
         Label labels[] = { { "instance", "web1" } };
         TemplateVars vars = { .rule = "r", .labels = labels, .n_labels = 1 };
         Step s = step_new(ACTION_HTTP);
-        char *targets[] = { allowed };
+        char *targets[] = { allowed }, *wrong[] = { (char *) "http://127.0.0.1:*/fail/*" };
 
         s.url = tmpl(u);
+        s.targets = wrong;
+        s.n_targets = 1;
         run_step(ctx, event, &s, &vars, &r, WAIT);
         assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
         assert_true(contains(r.message, "allow-list"));
@@ -163,6 +165,14 @@ static void test_templated_url(void **state) {
         assert_int_equal(r.outcome, ACTION_OUTCOME_SUCCEEDED);
         log = request_log();
         assert_true(contains(log, "POST /ok/web1 HTTP/1.1\n"));
+
+        /* Substituted values are percent-encoded: a label cannot add path segments or a query. */
+        labels[0].value = "web1/../admin?x=1";
+        run_step(ctx, event, &s, &vars, &r, WAIT);
+        assert_int_equal(r.outcome, ACTION_OUTCOME_SUCCEEDED);
+        free(log);
+        log = request_log();
+        assert_true(contains(log, "POST /ok/web1%2F..%2Fadmin%3Fx%3D1 HTTP/1.1\n"));
 
         s.method = (char *) "post";
         run_step(ctx, event, &s, &vars, &r, WAIT);

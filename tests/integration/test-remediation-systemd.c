@@ -377,8 +377,8 @@ static void test_exec_transient(void **state) {
         Label labels[] = { { "instance", "web1" } };
         TemplateVars vars = { .rule = "api-latency",
                               .series = "up{instance=\"web1\"}",
-                              .value = "0.52",
-                              .expected = "0.15",
+                              .value = 0.52,
+                              .expected = 0.15,
                               .incident = "0123456789abcdef0123456789abcdef",
                               .labels = labels,
                               .n_labels = 1 };
@@ -422,18 +422,19 @@ static void test_exec_transient(void **state) {
                 n++;
         assert_int_equal(n, 5);
 
-        /* A templated argument needs the allow-list. */
+        /* A templated argument must pass the allow-list. */
         Template t_tmpl[] = {
                 tmpl("/bin/sh"), tmpl("-c"), tmpl("test \"$0\" = web1"), tmpl("${labels.instance}")
         };
         s.argv = t_tmpl;
         s.n_argv = 4;
+        char *wrong[] = { (char *) "db*" }, *targets[] = { (char *) "web*" };
+        s.targets = wrong;
+        s.n_targets = 1;
         run_step(ctx, event, &s, &vars, &r, WAIT);
         assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
         assert_true(contains(r.message, "allow-list"));
-        char *targets[] = { (char *) "web*" };
         s.targets = targets;
-        s.n_targets = 1;
         run_step(ctx, event, &s, &vars, &r, WAIT);
         assert_int_equal(r.outcome, ACTION_OUTCOME_SUCCEEDED);
         s.targets = NULL;
