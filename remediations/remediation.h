@@ -63,7 +63,7 @@
 #include "curl-glue.h"
 #include "macro.h"
 #include "rules.h"
-#include "template-adapter.h"
+#include "template.h"
 #include "time-util.h"
 
 #define REMEDIATION_DEFAULT_UNIT_JOB_TIMEOUT_USEC (3 * USEC_PER_MINUTE) /* restart = stop + start */
