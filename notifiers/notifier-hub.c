@@ -28,7 +28,7 @@
 #include "strbuf.h"
 #include "util.h"
 
-#define TIMER_ACCURACY_USEC (10 * USEC_PER_MSEC)
+#define TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
 #define DETAIL_BODY_MAX 200 /* bytes of a response body quoted in a report */
 
 typedef struct Notifier Notifier;
@@ -404,6 +404,18 @@ fail:
                });
 }
 
+/* Stop keeping a notifier's alerts firing: it left the configuration. Alertmanager lets them lapse at their
+ * endsAt (alert_ttl_usec). The records go too, or a later reconfiguration that brings the name back would
+ * resurrect alerts whose incidents may have resolved meanwhile (their "resolved" was never published to a
+ * notifier that was not configured). */
+static void alerts_forget_all(Notifier *n) {
+        while (n->n_alerts > 0) {
+                (void) spool_remove_alert(
+                        n->dirfd, json_string_value(json_object_get(n->alerts[0].incident, "id")));
+                alert_remove_at(n, 0);
+        }
+}
+
 /* ---- loading ---- */
 
 typedef struct LoadContext {
@@ -584,7 +596,7 @@ static int hub_scan(NotifierHub *h) {
                         continue;
                 if (notifier_new(h, name, &n) < 0)
                         continue;
-                if (n->n_queued == 0) {
+                if (n->n_queued == 0 && n->n_alerts == 0) {
                         notifier_free(n); /* nothing to deliver; it is loaded again if configured */
                         continue;
                 }
@@ -825,12 +837,13 @@ int notifier_hub_configure(NotifierHub *h, const NotifierConfig *cfgs, size_t n_
                         continue;
                 if (n->state == NOTIFIER_STATE_READY || n->state == NOTIFIER_STATE_URL_ERROR)
                         n->state = n->url ? NOTIFIER_STATE_RETIRED : NOTIFIER_STATE_ORPHAN;
+                alerts_forget_all(n);
                 if (n->n_queued == 0 && !n->attempt) {
                         hub_unlink(h, n);
                         notifier_free(n);
                         continue;
                 }
-                if (n->state == NOTIFIER_STATE_ORPHAN)
+                if (n->state == NOTIFIER_STATE_ORPHAN && n->n_queued > 0)
                         report(n,
                                (NotifierReport){
                                        .kind = NOTIFIER_REPORT_ORPHAN,
@@ -1296,12 +1309,7 @@ static void on_done(CurlGlue *g, CURL *easy, CURLcode result, void *userdata) {
                 if (a->refresh) {
                         /* Alertmanager rejects our own alert state: re-sending it forever cannot help. */
                         size_t k = n->n_alerts;
-                        while (n->n_alerts > 0) {
-                                (void) spool_remove_alert(
-                                        n->dirfd,
-                                        json_string_value(json_object_get(n->alerts[0].incident, "id")));
-                                alert_remove_at(n, 0);
-                        }
+                        alerts_forget_all(n);
                         n->dead_lettered += k;
                         report_message(
                                 n,
