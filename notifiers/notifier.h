@@ -144,6 +144,7 @@ typedef struct NotifierStats {
         uint64_t dead_lettered;   /* messages given up on after a permanent failure */
         uint64_t expired;         /* messages dropped at max_age */
         uint64_t rejected;        /* publishes refused because the queue was full */
+        uint64_t dropped;         /* dead_lettered + expired + rejected: events that never got there */
         uint64_t corrupt;         /* spool files moved aside */
         uint64_t coalesced;       /* messages merged into another message */
         uint64_t suppressed;      /* events folded into an "N earlier events suppressed" line */
@@ -156,7 +157,8 @@ typedef struct NotifierStats {
 } NotifierStats;
 
 /* A snapshot, sorted by name. The array is the caller's (free()); its strings belong to the hub and are
- * valid until the next configure or free. */
+ * valid until control returns to the event loop (a retired notifier disappears once drained) or the hub
+ * is reconfigured or freed: copy what you keep. */
 int notifier_hub_stats(NotifierHub *hub, NotifierStats **ret, size_t *ret_n);
 
 typedef enum NotifierReportKind {

@@ -852,6 +852,7 @@ static void test_orphan_corrupt_queue_full_expiry(void **state) {
         assert_int_equal(publish(c, "ghost", "inc10", "firing", 3, "firing", "m"), -ENOBUFS);
         assert_true(stats_of(c, "ghost", &s));
         assert_int_equal(s.rejected, 1);
+        assert_int_equal(s.dropped, 1);
         script("{\"path\":\"%s\",\"default\":{\"status\":200}}", path);
         wait_delivered(c, "ghost", 2);
         hub_stop(c);
@@ -868,6 +869,16 @@ static void test_orphan_corrupt_queue_full_expiry(void **state) {
         assert_int_equal(s.queued, 0);
         assert_true(s.failed_attempts >= 1);
         assert_non_null(strstr(report_find(NOTIFIER_REPORT_EXPIRED)->line, "incident inc10 seq 4"));
+        assert_int_equal(count_message_files(c->spool, "ghost"), 0);
+
+        /* An orphan whose messages expire disappears. */
+        assert_int_equal(publish(c, "ghost", "inc10", "firing", 5, "firing", "m"), 0);
+        hub_stop(c);
+        hub_start(c);
+        configure(c, NULL, 0, 0);
+        assert_true(stats_of(c, "ghost", &s));
+        assert_int_equal(s.state, NOTIFIER_STATE_ORPHAN);
+        assert_true(run_until(c, gone, "ghost", 10 * S));
         assert_int_equal(count_message_files(c->spool, "ghost"), 0);
         free(ghost.url_ref);
 }
