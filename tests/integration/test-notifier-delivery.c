@@ -957,12 +957,13 @@ static void test_figures(void **state) {
                 free(u);
         }
         printf("# figure delivery-throughput: %d queued messages in %.3f s = %.0f msg/s (one in flight, each "
-               "removed from the spool); baseline blocking curl loop %.0f req/s; ratio %.2f\n",
+               "removed from the spool with a directory fsync); baseline blocking curl loop %.0f req/s; "
+               "ratio %.3f\n",
                N,
                t_hub / 1e6,
                N / (t_hub / 1e6),
                N / (t_curl / 1e6),
-               (double) t_curl / MAX(t_hub, 1ULL));
+               (double) t_curl / (double) MAX(t_hub, 1ULL));
 
         /* 3. time to deliver after the receiver recovers, with the default back-off (1 s doubling, jitter). */
         hub_stop(c);
