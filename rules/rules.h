@@ -43,8 +43,10 @@ typedef enum MatchOp {
 typedef struct LabelMatcher {
         char *name;
         MatchOp op;
-        char *value;    /* the string or the regex source as written */
+        char *value;    /* the string or the regex source, escapes resolved */
         regex_t *regex; /* compiled "^(value)$" for =~ and !~, NULL otherwise */
+        size_t name_offset;  /* byte offset of the label name in Selector.text */
+        size_t value_offset; /* byte offset of the value's opening quote in Selector.text */
 } LabelMatcher;
 
 typedef struct Selector {
@@ -60,6 +62,18 @@ typedef struct Label {
         const char *value;
 } Label;
 
+/* Parse Prometheus selector syntax: name{label="v",l=~"re",x!="y",z!~"re"} or {__name__="x",...}. Regexes are
+ * POSIX extended, fully anchored, compiled here; RE2/PCRE-only syntax is an error that names the POSIX
+ * spelling. On a syntax error returns -EINVAL and, when the pointers are not NULL, a malloc'ed message in
+ * *ret_error and the byte offset in text where the problem is in *ret_error_offset. */
+int selector_parse(const char *text, Selector **ret, char **ret_error, size_t *ret_error_offset);
+Selector *selector_free(Selector *s);
+static inline void selector_freep(Selector **s) {
+        if (*s)
+                selector_free(*s);
+}
+
+/* Whether a series (metric name plus labels; a missing label counts as "") is selected. */
 bool selector_matches(const Selector *s, const char *metric, const Label *labels, size_t n_labels);
 /* The value a selector pins for a label (label="v"), or NULL. */
 const char *selector_pinned_value(const Selector *s, const char *label);
