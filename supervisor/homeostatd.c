@@ -109,7 +109,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_METRICS_LISTEN:
                         if (!strchr(optarg, ':')) {
-                                log_error("--metrics-listen takes HOST:PORT (e.g. 127.0.0.1:9464), not '%s'.", optarg);
+                                log_error(
+                                        "--metrics-listen takes HOST:PORT (e.g. 127.0.0.1:9464), not '%s'.",
+                                        optarg);
                                 return -EINVAL;
                         }
                         arg_metrics_listen = optarg;
@@ -202,8 +204,11 @@ static int run(int argc, char *argv[]) {
         manager_log_diagnostics(&res, arg_config);
         if (r < 0) {
                 log_error("%s", res.message ?: "invalid configuration");
-                (void) sd_notifyf(false, "STATUS=Invalid configuration: %zu error%s (see journal)", res.n_errors,
-                                  res.n_errors == 1 ? "" : "s");
+                (void) sd_notifyf(
+                        false,
+                        "STATUS=Invalid configuration: %zu error%s (see journal)",
+                        res.n_errors,
+                        res.n_errors == 1 ? "" : "s");
                 reload_result_done(&res);
                 return r == -EINVAL || r == -EPERM ? EXIT_INVALID : EXIT_SYSTEM;
         }

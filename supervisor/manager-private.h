@@ -11,18 +11,12 @@
 #include "source.h"
 #include "state-file.h"
 
-/* A Config shared by the evaluator built from it and by the Sources that still run with its SourceConfig
- * (an unchanged source survives a reload and keeps pointing into the Config it was created from). */
-typedef struct ConfigRef {
-        Config *config;
-        unsigned n_ref;
-} ConfigRef;
-
+/* A running source. Sources keep their own copy of their SourceConfig, so one that is unchanged by a reload
+ * simply moves into the new set; m->sources[i] always belongs to m->config->sources[i]. */
 typedef struct ManagedSource {
         Manager *manager;
-        Source *source;  /* NULL only transiently during a reload */
-        ConfigRef *ref;  /* the Config that source's SourceConfig lives in */
-        size_t index;    /* into ref->config->sources */
+        Source *source;     /* NULL only transiently during a reload */
+        bool started;       /* source_start() was called */
         bool reported_down; /* "source is down" was logged; "up again" is due when it recovers */
 } ManagedSource;
 
@@ -46,7 +40,7 @@ struct Manager {
         CurlGlue *curl;
         Api *api;
 
-        ConfigRef *config_ref; /* the configuration in force */
+        Config *config; /* the configuration in force */
         Evaluator *evaluator;
         ManagedSource **sources;
         size_t n_sources;

@@ -17,33 +17,6 @@
 #include "log.h"
 #include "manager-private.h"
 
-/* ---- shared configurations ---- */
-
-static ConfigRef *config_ref_new(Config *c) {
-        ConfigRef *r = calloc(1, sizeof(*r));
-        if (!r)
-                return NULL;
-        r->config = c;
-        r->n_ref = 1;
-        return r;
-}
-
-static ConfigRef *config_ref_ref(ConfigRef *r) {
-        if (r)
-                r->n_ref++;
-        return r;
-}
-
-static ConfigRef *config_ref_unref(ConfigRef *r) {
-        if (!r)
-                return NULL;
-        if (--r->n_ref == 0) {
-                config_free(r->config);
-                free(r);
-        }
-        return NULL;
-}
-
 /* ---- load results ---- */
 
 void reload_result_done(ReloadResult *r) {
@@ -124,21 +97,22 @@ json_t *reload_result_to_json(const ReloadResult *r) {
                         json_decref(diags);
                         return NULL;
                 }
-        o = json_pack("{s:b,s:s,s:I,s:I,s:o,s:I,s:I}",
-                      "ok",
-                      (int) r->ok,
-                      "message",
-                      r->message ?: "",
-                      "errors",
-                      (json_int_t) r->n_errors,
-                      "warnings",
-                      (json_int_t) r->n_warnings,
-                      "diagnostics",
-                      diags,
-                      "rules",
-                      (json_int_t) r->n_rules,
-                      "sources",
-                      (json_int_t) r->n_sources);
+        o = json_pack(
+                "{s:b,s:s,s:I,s:I,s:o,s:I,s:I}",
+                "ok",
+                (int) r->ok,
+                "message",
+                r->message ?: "",
+                "errors",
+                (json_int_t) r->n_errors,
+                "warnings",
+                (json_int_t) r->n_warnings,
+                "diagnostics",
+                diags,
+                "rules",
+                (json_int_t) r->n_rules,
+                "sources",
+                (json_int_t) r->n_sources);
         return o;
 }
 
@@ -158,16 +132,22 @@ int manager_load_config(const char *path, bool strict_modes, Config **ret, Reloa
                 if (result->n_errors == 0) {
                         /* config_load() promises a diagnostic; do not leave the user without one */
                         char line[1024];
-                        snprintf(line, sizeof(line), "%s: error: cannot load configuration: %s", path, strerror(-r));
+                        snprintf(
+                                line,
+                                sizeof(line),
+                                "%s: error: cannot load configuration: %s",
+                                path,
+                                strerror(-r));
                         if (result_add_line(result, line) < 0)
                                 return -ENOMEM;
                         result->n_errors = 1;
                 }
-                (void) result_set_message(result,
-                                          "configuration %s is invalid: %zu error%s",
-                                          path,
-                                          result->n_errors,
-                                          result->n_errors == 1 ? "" : "s");
+                (void) result_set_message(
+                        result,
+                        "configuration %s is invalid: %zu error%s",
+                        path,
+                        result->n_errors,
+                        result->n_errors == 1 ? "" : "s");
                 return r;
         }
 
@@ -191,13 +171,14 @@ int manager_load_config(const char *path, bool strict_modes, Config **ret, Reloa
                         }
                         if (result->n_errors == 0)
                                 result->n_errors = 1;
-                        (void) result_set_message(result,
-                                                  "configuration %s refused: %zu file%s or director%s writable "
-                                                  "or owned by non-root users",
-                                                  path,
-                                                  result->n_errors,
-                                                  result->n_errors == 1 ? "" : "s",
-                                                  result->n_errors == 1 ? "y" : "ies");
+                        (void) result_set_message(
+                                result,
+                                "configuration %s refused: %zu file%s or director%s writable "
+                                "or owned by non-root users",
+                                path,
+                                result->n_errors,
+                                result->n_errors == 1 ? "" : "s",
+                                result->n_errors == 1 ? "y" : "ies");
                         return r == -ENOMEM ? r : -EPERM;
                 }
         }
@@ -205,14 +186,15 @@ int manager_load_config(const char *path, bool strict_modes, Config **ret, Reloa
         result->ok = true;
         result->n_rules = c->n_rules;
         result->n_sources = c->n_sources;
-        (void) result_set_message(result,
-                                  "configuration %s: %zu rule%s, %zu source%s%s",
-                                  path,
-                                  c->n_rules,
-                                  c->n_rules == 1 ? "" : "s",
-                                  c->n_sources,
-                                  c->n_sources == 1 ? "" : "s",
-                                  result->n_warnings > 0 ? " (with warnings, see journal)" : "");
+        (void) result_set_message(
+                result,
+                "configuration %s: %zu rule%s, %zu source%s%s",
+                path,
+                c->n_rules,
+                c->n_rules == 1 ? "" : "s",
+                c->n_sources,
+                c->n_sources == 1 ? "" : "s",
+                result->n_warnings > 0 ? " (with warnings, see journal)" : "");
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -235,7 +217,7 @@ void manager_log_diagnostics(const ReloadResult *r, const char *config_path) {
 static void count_row(Manager *m, const EvalRow *row) {
         RuleCounts *rc;
 
-        if (!m->config_ref || row->rule_index >= m->config_ref->config->n_rules)
+        if (!m->config || row->rule_index >= m->config->n_rules)
                 return;
         rc = &m->rule_counts[row->rule_index];
         if (!row->from_tick) {
@@ -275,33 +257,36 @@ static void on_eval_row(const EvalRow *row, void *userdata) {
                 fields[0] = strbuf_str(&f1);
                 fields[1] = strbuf_str(&f2);
                 if (row->transition == EVAL_RESOLVED)
-                        log_fields(LOG_INFO,
-                                   0,
-                                   fields,
-                                   2,
-                                   "Rule %s no longer fires for %s",
-                                   row->rule ? row->rule->name : "?",
-                                   strempty(row->series_key));
+                        log_fields(
+                                LOG_INFO,
+                                0,
+                                fields,
+                                2,
+                                "Rule %s no longer fires for %s",
+                                row->rule ? row->rule->name : "?",
+                                strempty(row->series_key));
                 else if (row->transition == EVAL_ABSENT)
-                        log_fields(LOG_NOTICE,
-                                   0,
-                                   fields,
-                                   2,
-                                   "Rule %s fires: no series matches %s",
-                                   row->rule ? row->rule->name : "?",
-                                   row->rule && row->rule->series ? row->rule->series->text : "its selector");
+                        log_fields(
+                                LOG_NOTICE,
+                                0,
+                                fields,
+                                2,
+                                "Rule %s fires: no series matches %s",
+                                row->rule ? row->rule->name : "?",
+                                row->rule && row->rule->series ? row->rule->series->text : "its selector");
                 else
-                        log_fields(LOG_NOTICE,
-                                   0,
-                                   fields,
-                                   2,
-                                   "Rule %s fires for %s: %g, expected %g (%g to %g)",
-                                   row->rule ? row->rule->name : "?",
-                                   strempty(row->series_key),
-                                   row->x,
-                                   row->verdict.expected,
-                                   row->verdict.lower,
-                                   row->verdict.upper);
+                        log_fields(
+                                LOG_NOTICE,
+                                0,
+                                fields,
+                                2,
+                                "Rule %s fires for %s: %g, expected %g (%g to %g)",
+                                row->rule ? row->rule->name : "?",
+                                strempty(row->series_key),
+                                row->x,
+                                row->verdict.expected,
+                                row->verdict.lower,
+                                row->verdict.upper);
         }
         if (m->eval_hook)
                 m->eval_hook(m, row, m->eval_hook_userdata);
@@ -324,21 +309,16 @@ static ManagedSource *managed_source_free(ManagedSource *ms) {
         if (!ms)
                 return NULL;
         source_free(ms->source);
-        config_ref_unref(ms->ref);
         free(ms);
         return NULL;
 }
 
-static const SourceConfig *managed_source_config(const ManagedSource *ms) {
-        return &ms->ref->config->sources[ms->index];
-}
-
-static int managed_source_create(Manager *m, ManagedSource *ms) {
+static int managed_source_create(Manager *m, ManagedSource *ms, const SourceConfig *sc) {
         SourceDeps deps = { .event = m->event, .bus = m->bus, .curl = m->curl };
-        return source_new(&deps, managed_source_config(ms), on_sample, ms, &ms->source);
+        return source_new(&deps, sc, on_sample, ms, &ms->source);
 }
 
-static int managed_source_new(Manager *m, ConfigRef *ref, size_t index, ManagedSource **ret) {
+static int managed_source_new(Manager *m, const SourceConfig *sc, ManagedSource **ret) {
         ManagedSource *ms;
         int r;
 
@@ -346,37 +326,13 @@ static int managed_source_new(Manager *m, ConfigRef *ref, size_t index, ManagedS
         if (!ms)
                 return -ENOMEM;
         ms->manager = m;
-        ms->ref = config_ref_ref(ref);
-        ms->index = index;
-        r = managed_source_create(m, ms);
+        r = managed_source_create(m, ms, sc);
         if (r < 0) {
-                managed_source_free(ms);
+                free(ms);
                 return r;
         }
         *ret = ms;
         return 0;
-}
-
-static bool strv_n_equal(char *const *a, size_t na, char *const *b, size_t nb) {
-        if (na != nb)
-                return false;
-        for (size_t i = 0; i < na; i++)
-                if (!streq_ptr(a[i], b[i]))
-                        return false;
-        return true;
-}
-
-/* Whether a source can keep running across a reload: every setting that shapes what it collects equal. */
-static bool source_config_equal(const SourceConfig *a, const SourceConfig *b) {
-        if (!streq(a->name, b->name) || a->kind != b->kind || !streq_ptr(a->url, b->url) ||
-            !streq_ptr(a->listen_path, b->listen_path) || a->interval_usec != b->interval_usec ||
-            a->timeout_usec != b->timeout_usec || a->max_series != b->max_series ||
-            !strv_n_equal(a->units, a->n_units, b->units, b->n_units) || a->n_labels != b->n_labels)
-                return false;
-        for (size_t i = 0; i < a->n_labels; i++)
-                if (!streq(a->labels[i].key, b->labels[i].key) || !streq(a->labels[i].value, b->labels[i].value))
-                        return false;
-        return true;
 }
 
 /* ---- status ---- */
@@ -408,20 +364,22 @@ static void log_source_transitions(Manager *m) {
                 source_get_stats(ms->source, &st);
                 if (st.collections == 0)
                         continue;
-                (void) strbuf_printf(&f, "HOMEOSTAT_SOURCE=%s", managed_source_config(ms)->name);
+                (void) strbuf_printf(&f, "HOMEOSTAT_SOURCE=%s", source_get_name(ms->source));
                 fields[0] = strbuf_str(&f);
                 if (!st.up && !ms->reported_down) {
                         ms->reported_down = true;
-                        log_fields(LOG_WARNING,
-                                   0,
-                                   fields,
-                                   1,
-                                   "Source %s is down: %s",
-                                   managed_source_config(ms)->name,
-                                   st.last_error[0] ? st.last_error : unknown);
+                        log_fields(
+                                LOG_WARNING,
+                                0,
+                                fields,
+                                1,
+                                "Source %s is down: %s",
+                                source_get_name(ms->source),
+                                st.last_error[0] ? st.last_error : unknown);
                 } else if (st.up && ms->reported_down) {
                         ms->reported_down = false;
-                        log_fields(LOG_INFO, 0, fields, 1, "Source %s is up again", managed_source_config(ms)->name);
+                        log_fields(
+                                LOG_INFO, 0, fields, 1, "Source %s is up again", source_get_name(ms->source));
                 }
         }
 }
@@ -434,8 +392,9 @@ static int on_lag_timer(sd_event_source *s, uint64_t scheduled, void *userdata) 
 
         loop_lag_record(&m->lag, scheduled, t, next);
         if (m->lag.last_lag_usec > LOOP_LAG_THRESHOLD_USEC)
-                log_warning("Event loop lagged %" PRIu64 " ms behind schedule",
-                            (uint64_t) (m->lag.last_lag_usec / USEC_PER_MSEC));
+                log_warning(
+                        "Event loop lagged %" PRIu64 " ms behind schedule",
+                        (uint64_t) (m->lag.last_lag_usec / USEC_PER_MSEC));
         (void) sd_event_source_set_time(s, next);
         return 0;
 }
@@ -484,8 +443,13 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
         return 0;
 }
 
-static int add_timer(Manager *m, sd_event_source **s, usec_t first, usec_t accuracy, sd_event_time_handler_t cb,
-                     const char *description) {
+static int add_timer(
+        Manager *m,
+        sd_event_source **s,
+        usec_t first,
+        usec_t accuracy,
+        sd_event_time_handler_t cb,
+        const char *description) {
         int r;
 
         r = sd_event_add_time(m->event, s, CLOCK_MONOTONIC, first, accuracy, cb, m);
@@ -543,7 +507,8 @@ static int open_bus(Manager *m, sd_bus **ret) {
                                         return 0;
                                 }
                                 b = sd_bus_flush_close_unref(b);
-                                log_debug_errno(r, "Cannot connect to %s, trying the session bus: %m", strbuf_str(&p));
+                                log_debug_errno(
+                                        r, "Cannot connect to %s, trying the session bus: %m", strbuf_str(&p));
                         }
                 }
                 r = sd_bus_open_user(&b);
@@ -588,43 +553,49 @@ static int restore_state(Manager *m) {
         if (r >= 0) {
                 _cleanup_strbuf_ StrBuf b = STRBUF_INIT;
                 evaluator_get_stats(m->evaluator, &st);
-                (void) strbuf_printf(&b,
-                                     "restored learned state for %" PRIu64 " series from %s/%s",
-                                     st.series,
-                                     m->state_dir,
-                                     MANAGER_EVALUATOR_STATE_FILE);
-                log_info("Restored learned state for %" PRIu64 " series from %s/%s.",
-                         st.series,
-                         m->state_dir,
-                         MANAGER_EVALUATOR_STATE_FILE);
+                (void) strbuf_printf(
+                        &b,
+                        "restored learned state for %" PRIu64 " series from %s/%s",
+                        st.series,
+                        m->state_dir,
+                        MANAGER_EVALUATOR_STATE_FILE);
+                log_info(
+                        "Restored learned state for %" PRIu64 " series from %s/%s.",
+                        st.series,
+                        m->state_dir,
+                        MANAGER_EVALUATOR_STATE_FILE);
                 m->restore_message = strbuf_steal(&b);
                 return 0;
         }
 
         /* Corrupt, unknown version, unreadable: keep it for inspection and learn from scratch. Incidents,
          * undo obligations, guards and silences live in other files and are not affected. */
-        int k = state_file_move_aside(m->state_dir_fd, MANAGER_EVALUATOR_STATE_FILE, now(CLOCK_REALTIME), &aside);
+        int k = state_file_move_aside(
+                m->state_dir_fd, MANAGER_EVALUATOR_STATE_FILE, now(CLOCK_REALTIME), &aside);
         if (k < 0)
-                log_error_errno(k,
-                                "Saved state %s/%s cannot be used (%s) and cannot be moved aside: %m; learning "
-                                "from scratch.",
-                                m->state_dir,
-                                MANAGER_EVALUATOR_STATE_FILE,
-                                strerror(-r));
+                log_error_errno(
+                        k,
+                        "Saved state %s/%s cannot be used (%s) and cannot be moved aside: %m; learning "
+                        "from scratch.",
+                        m->state_dir,
+                        MANAGER_EVALUATOR_STATE_FILE,
+                        strerror(-r));
         else
-                log_warning("Saved state %s/%s cannot be used (%s%s); moved it to %s, learning from scratch.",
-                            m->state_dir,
-                            MANAGER_EVALUATOR_STATE_FILE,
-                            strerror(-r),
-                            r == -EPROTONOSUPPORT ? ", unknown format version" :
-                            r == -EBADMSG         ? ", corrupt" :
-                                                    "",
-                            aside);
+                log_warning(
+                        "Saved state %s/%s cannot be used (%s%s); moved it to %s, learning from scratch.",
+                        m->state_dir,
+                        MANAGER_EVALUATOR_STATE_FILE,
+                        strerror(-r),
+                        r == -EPROTONOSUPPORT   ? ", unknown format version"
+                                : r == -EBADMSG ? ", corrupt"
+                                                : "",
+                        aside);
         _cleanup_strbuf_ StrBuf b = STRBUF_INIT;
-        (void) strbuf_printf(&b,
-                             "saved state unusable (%s), moved to %s; learning from scratch",
-                             strerror(-r),
-                             aside ?: "(could not move)");
+        (void) strbuf_printf(
+                &b,
+                "saved state unusable (%s), moved to %s; learning from scratch",
+                strerror(-r),
+                aside ?: "(could not move)");
         m->restore_message = strbuf_steal(&b);
         return 0;
 }
@@ -633,7 +604,8 @@ static void on_save_done(StateSaver *s, int error, void *userdata) {
         Manager *m = userdata;
 
         if (error < 0)
-                log_error_errno(error, "Failed to save learned state to %s/%s: %m", m->state_dir, state_saver_name(s));
+                log_error_errno(
+                        error, "Failed to save learned state to %s/%s: %m", m->state_dir, state_saver_name(s));
         else
                 log_debug("Saved learned state to %s/%s.", m->state_dir, state_saver_name(s));
 }
@@ -665,11 +637,16 @@ int manager_save_state(Manager *m, bool final) {
         if (final) {
                 r = state_saver_save_sync(m->saver, TAKE_PTR(buf), len);
                 if (r < 0)
-                        return log_error_errno(r,
-                                               "Failed to save learned state to %s/%s: %m",
-                                               m->state_dir,
-                                               MANAGER_EVALUATOR_STATE_FILE);
-                log_info("Saved learned state to %s/%s (%zu bytes).", m->state_dir, MANAGER_EVALUATOR_STATE_FILE, len);
+                        return log_error_errno(
+                                r,
+                                "Failed to save learned state to %s/%s: %m",
+                                m->state_dir,
+                                MANAGER_EVALUATOR_STATE_FILE);
+                log_info(
+                        "Saved learned state to %s/%s (%zu bytes).",
+                        m->state_dir,
+                        MANAGER_EVALUATOR_STATE_FILE,
+                        len);
                 return 0;
         }
         r = state_saver_save(m->saver, TAKE_PTR(buf), len);
@@ -702,7 +679,8 @@ int manager_new(const ManagerOptions *o, Config *config, Manager **ret) {
                 return log_oom();
         m->state_dir_fd = -EBADF;
         if (strdup_opt(o->config_path, &m->config_path) < 0 || strdup_opt(o->state_dir, &m->state_dir) < 0 ||
-            strdup_opt(o->api_socket, &m->api_socket) < 0 || strdup_opt(o->metrics_listen, &m->metrics_listen) < 0)
+            strdup_opt(o->api_socket, &m->api_socket) < 0 ||
+            strdup_opt(o->metrics_listen, &m->metrics_listen) < 0)
                 return log_oom();
         m->user = o->user;
         m->dry_run = o->dry_run;
@@ -729,9 +707,10 @@ int manager_new(const ManagerOptions *o, Config *config, Manager **ret) {
 
         r = open_bus(m, &m->bus);
         if (r < 0) {
-                log_warning_errno(r,
-                                  "Cannot connect to the %s service manager's bus, systemd sources will not work: %m",
-                                  m->user ? "user" : "system");
+                log_warning_errno(
+                        r,
+                        "Cannot connect to the %s service manager's bus, systemd sources will not work: %m",
+                        m->user ? "user" : "system");
                 m->bus = NULL;
         } else {
                 r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
@@ -743,14 +722,11 @@ int manager_new(const ManagerOptions *o, Config *config, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up libcurl: %m");
 
-        m->config_ref = config_ref_new(c);
-        if (!m->config_ref)
-                return log_oom();
-        TAKE_PTR(c);
-        r = evaluator_new(m->config_ref->config, &m->evaluator);
+        m->config = TAKE_PTR(c);
+        r = evaluator_new(m->config, &m->evaluator);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the evaluator: %m");
-        m->rule_counts = calloc(MAX(m->config_ref->config->n_rules, (size_t) 1), sizeof(RuleCounts));
+        m->rule_counts = calloc(MAX(m->config->n_rules, (size_t) 1), sizeof(RuleCounts));
         if (!m->rule_counts)
                 return log_oom();
 
@@ -760,10 +736,11 @@ int manager_new(const ManagerOptions *o, Config *config, Manager **ret) {
                         return log_error_errno(r, "Cannot create or open state directory %s: %m", m->state_dir);
                 r = state_dir_remove_temporaries(m->state_dir_fd);
                 if (r > 0)
-                        log_info("Removed %d temporary file%s left in %s by an interrupted save.",
-                                 r,
-                                 r == 1 ? "" : "s",
-                                 m->state_dir);
+                        log_info(
+                                "Removed %d temporary file%s left in %s by an interrupted save.",
+                                r,
+                                r == 1 ? "" : "s",
+                                m->state_dir);
                 r = state_saver_new(m->event, m->state_dir_fd, MANAGER_EVALUATOR_STATE_FILE, &m->saver);
                 if (r < 0)
                         return log_error_errno(r, "Failed to set up state saving: %m");
@@ -776,14 +753,29 @@ int manager_new(const ManagerOptions *o, Config *config, Manager **ret) {
         t = now(CLOCK_MONOTONIC);
         r = add_timer(m, &m->lag_timer, t + LOOP_LAG_INTERVAL_USEC, USEC_PER_MSEC, on_lag_timer, "loop-lag");
         if (r >= 0)
-                r = add_timer(m, &m->tick_timer, t + MANAGER_TICK_INTERVAL_USEC, 50 * USEC_PER_MSEC, on_tick_timer,
-                              "evaluator-tick");
+                r = add_timer(
+                        m,
+                        &m->tick_timer,
+                        t + MANAGER_TICK_INTERVAL_USEC,
+                        50 * USEC_PER_MSEC,
+                        on_tick_timer,
+                        "evaluator-tick");
         if (r >= 0)
-                r = add_timer(m, &m->status_timer, t + MANAGER_STATUS_INTERVAL_USEC, USEC_PER_SEC, on_status_timer,
-                              "status");
+                r = add_timer(
+                        m,
+                        &m->status_timer,
+                        t + MANAGER_STATUS_INTERVAL_USEC,
+                        USEC_PER_SEC,
+                        on_status_timer,
+                        "status");
         if (r >= 0 && m->saver)
-                r = add_timer(m, &m->save_timer, t + MANAGER_SAVE_INTERVAL_USEC, 10 * USEC_PER_SEC, on_save_timer,
-                              "state-save");
+                r = add_timer(
+                        m,
+                        &m->save_timer,
+                        t + MANAGER_SAVE_INTERVAL_USEC,
+                        10 * USEC_PER_SEC,
+                        on_save_timer,
+                        "state-save");
         if (r < 0)
                 return log_error_errno(r, "Failed to set up timers: %m");
         m->lag.next_due_usec = t + LOOP_LAG_INTERVAL_USEC;
@@ -806,7 +798,7 @@ static gid_t lookup_write_group(void) {
 }
 
 int manager_start(Manager *m) {
-        const Config *c = m->config_ref->config;
+        const Config *c = m->config;
         int r;
 
         if (m->api_socket || m->metrics_listen) {
@@ -821,12 +813,14 @@ int manager_start(Manager *m) {
         if (m->api_socket) {
                 r = api_listen_unix(m->api, m->api_socket);
                 if (r == -EADDRINUSE)
-                        return log_error_errno(r,
-                                               "Another process (another homeostatd?) is listening on %s; refusing "
-                                               "to take it over.",
-                                               m->api_socket);
+                        return log_error_errno(
+                                r,
+                                "Another process (another homeostatd?) is listening on %s; refusing "
+                                "to take it over.",
+                                m->api_socket);
                 if (r == -EEXIST)
-                        return log_error_errno(r, "%s exists and is not a socket; not replacing it.", m->api_socket);
+                        return log_error_errno(
+                                r, "%s exists and is not a socket; not replacing it.", m->api_socket);
                 if (r < 0)
                         return log_error_errno(r, "Cannot listen on %s: %m", m->api_socket);
                 log_info("API listening on unix:%s", m->api_socket);
@@ -835,19 +829,23 @@ int manager_start(Manager *m) {
                 r = api_listen_tcp(m->api, m->metrics_listen);
                 if (r < 0)
                         return log_error_errno(r, "Cannot listen on %s: %m", m->metrics_listen);
-                log_info("Read-only API and /metrics listening on %s (port %u)", m->metrics_listen, api_tcp_port(m->api));
+                log_info(
+                        "Read-only API and /metrics listening on %s (port %u)",
+                        m->metrics_listen,
+                        api_tcp_port(m->api));
         }
 
         m->sources = calloc(MAX(c->n_sources, (size_t) 1), sizeof(ManagedSource *));
         if (!m->sources)
                 return log_oom();
         for (size_t i = 0; i < c->n_sources; i++) {
-                r = managed_source_new(m, m->config_ref, i, &m->sources[i]);
+                r = managed_source_new(m, &c->sources[i], &m->sources[i]);
                 if (r < 0)
                         return log_error_errno(r, "Cannot set up source %s: %m", c->sources[i].name);
                 m->n_sources++;
         }
         for (size_t i = 0; i < m->n_sources; i++) {
+                m->sources[i]->started = true;
                 r = source_start(m->sources[i]->source);
                 if (r < 0)
                         return log_error_errno(r, "Cannot start source %s: %m", c->sources[i].name);
@@ -859,13 +857,14 @@ int manager_start(Manager *m) {
         free(m->last_status);
         m->last_status = strdup(strbuf_str(&status));
         (void) sd_notifyf(false, "READY=1\nSTATUS=%s", strbuf_str(&status));
-        log_info("homeostatd %s started: %zu rule%s, %zu source%s%s.",
-                 PROJECT_VERSION,
-                 c->n_rules,
-                 c->n_rules == 1 ? "" : "s",
-                 c->n_sources,
-                 c->n_sources == 1 ? "" : "s",
-                 m->dry_run ? ", dry run" : "");
+        log_info(
+                "homeostatd %s started: %zu rule%s, %zu source%s%s.",
+                PROJECT_VERSION,
+                c->n_rules,
+                c->n_rules == 1 ? "" : "s",
+                c->n_sources,
+                c->n_sources == 1 ? "" : "s",
+                m->dry_run ? ", dry run" : "");
         return 0;
 }
 
@@ -890,7 +889,7 @@ Manager *manager_free(Manager *m) {
         free(m->sources);
         api_free(m->api);
         evaluator_free(m->evaluator);
-        config_ref_unref(m->config_ref);
+        config_free(m->config);
         free(m->rule_counts);
         state_saver_free(m->saver);
         safe_close(m->state_dir_fd);
@@ -940,32 +939,54 @@ static void restart_stopped_sources(Manager *m) {
 
                 if (old->source)
                         continue;
-                r = managed_source_create(m, old);
+                r = managed_source_create(m, old, &m->config->sources[j]);
                 if (r >= 0)
                         r = source_start(old->source);
+                old->started = r >= 0;
                 if (r < 0)
-                        log_error_errno(r,
-                                        "Cannot restart source %s after a failed reload: %m",
-                                        managed_source_config(old)->name);
+                        log_error_errno(
+                                r,
+                                "Cannot restart source %s after a failed reload: %m",
+                                m->config->sources[j].name);
         }
 }
 
+/* Send READY=1 (ending RELOADING=1) with a fresh STATUS=. */
+static void notify_ready(Manager *m) {
+        _cleanup_strbuf_ StrBuf status = STRBUF_INIT;
+
+        (void) manager_status_line(m, &status);
+        free(m->last_status);
+        m->last_status = strdup(strbuf_str(&status));
+        (void) sd_notifyf(false, "READY=1\nSTATUS=%s", strbuf_str(&status));
+}
+
+static void finish_result(ReloadResult *res, ReloadResult *ret) {
+        if (ret)
+                *ret = *res;
+        else
+                reload_result_done(res);
+}
+
+/* Why: the one place where a new configuration replaces the running one. Everything that can fail
+ * (parsing, StrictModes, the evaluator, sources that must bind) happens before the swap, and a failure
+ * puts back exactly what ran before; after the swap nothing can fail in a way that needs the old state. */
 int manager_reload(Manager *m, ReloadResult *ret) {
         ReloadResult res = {};
         _cleanup_(config_freep) Config *newc = NULL;
         Evaluator *newe = NULL;
-        ConfigRef *newref = NULL, *oldref;
         ManagedSource **fresh = NULL;
         RuleCounts *counts = NULL;
         bool *reused = NULL;
-        size_t n_new, kept = 0;
+        size_t n_new = 0, kept = 0;
         EvaluatorStats est;
+        Config *oldc;
         int r;
 
         if (m->reloading) {
                 (void) result_set_message(&res, "a reload is already in progress");
-                r = -EBUSY;
-                goto finish_noswap;
+                finish_result(&res, ret);
+                return -EBUSY;
         }
         m->reloading = true;
         (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration");
@@ -976,25 +997,25 @@ int manager_reload(Manager *m, ReloadResult *ret) {
 
         r = evaluator_new(newc, &newe);
         if (r < 0) {
-                (void) result_set_message(&res, "reload failed: cannot build the evaluator: %s", strerror(-r));
+                (void) result_set_message(&res, "cannot build the evaluator: %s", strerror(-r));
                 goto fail;
         }
 
-        /* Match sources: an old source with the same name and settings keeps running. */
         n_new = newc->n_sources;
         fresh = calloc(MAX(n_new, (size_t) 1), sizeof(ManagedSource *));
         reused = calloc(MAX(m->n_sources, (size_t) 1), sizeof(bool));
         counts = calloc(MAX(newc->n_rules, (size_t) 1), sizeof(RuleCounts));
-        newref = config_ref_new(newc);
-        if (!fresh || !reused || !counts || !newref) {
+        if (!fresh || !reused || !counts) {
                 r = -ENOMEM;
-                (void) result_set_message(&res, "reload failed: out of memory");
+                (void) result_set_message(&res, "out of memory");
                 goto fail;
         }
+
+        /* An old source with the same name and settings keeps running. */
         for (size_t i = 0; i < n_new; i++)
                 for (size_t j = 0; j < m->n_sources; j++)
                         if (!reused[j] && m->sources[j]->source &&
-                            source_config_equal(managed_source_config(m->sources[j]), &newc->sources[i])) {
+                            source_config_equal(&m->config->sources[j], &newc->sources[i])) {
                                 reused[j] = true;
                                 fresh[i] = m->sources[j];
                                 kept++;
@@ -1002,54 +1023,59 @@ int manager_reload(Manager *m, ReloadResult *ret) {
                         }
 
         /* Stop the old sources that go away or change, so that what they hold (a listen socket) is free for
-         * their successors; they are brought back if the reload fails. */
+         * their successors; they come back if the reload fails. */
         for (size_t j = 0; j < m->n_sources; j++)
                 if (!reused[j])
                         m->sources[j]->source = source_free(m->sources[j]->source);
 
         for (size_t i = 0; i < n_new; i++) {
+                char line[700];
+
                 if (fresh[i])
                         continue;
-                r = managed_source_new(m, newref, i, &fresh[i]);
-                if (r < 0) {
-                        (void) result_set_message(&res,
-                                                  "reload failed: cannot set up source %s: %s",
-                                                  newc->sources[i].name,
-                                                  strerror(-r));
-                        char line[600];
-                        snprintf(line, sizeof(line), "%s: error: source %s: %s", m->config_path, newc->sources[i].name,
-                                 strerror(-r));
-                        (void) result_add_line(&res, line);
-                        res.n_errors++;
-                        /* roll back: sources created for the new configuration go, stopped old ones return */
-                        for (size_t k = 0; k < n_new; k++)
-                                if (fresh[k] && fresh[k]->ref == newref)
-                                        fresh[k] = managed_source_free(fresh[k]);
-                        restart_stopped_sources(m);
-                        goto fail;
+                r = managed_source_new(m, &newc->sources[i], &fresh[i]);
+                if (r >= 0)
+                        continue;
+                (void) result_set_message(
+                        &res, "cannot set up source %s: %s", newc->sources[i].name, strerror(-r));
+                snprintf(
+                        line,
+                        sizeof(line),
+                        "%s: error: source %s: cannot set it up: %s",
+                        m->config_path,
+                        newc->sources[i].name,
+                        strerror(-r));
+                (void) result_add_line(&res, line);
+                res.n_errors++;
+                /* roll back: what was created for the new configuration goes, stopped old sources return */
+                for (size_t k = 0; k < n_new; k++) {
+                        bool is_old = false;
+                        for (size_t j = 0; j < m->n_sources; j++)
+                                if (fresh[k] == m->sources[j])
+                                        is_old = true;
+                        if (!is_old)
+                                managed_source_free(fresh[k]);
                 }
+                restart_stopped_sources(m);
+                goto fail;
         }
 
-        /* Everything is built: nothing below can fail in a way that needs the old configuration back. */
-        TAKE_PTR(newc);
+        /* Everything is built; from here on nothing needs the old configuration back. */
         r = evaluator_adopt(newe, m->evaluator);
         if (r < 0)
-                log_warning_errno(r, "Carrying learned state over to the new rules failed, some rules start fresh: %m");
+                log_warning_errno(
+                        r, "Carrying learned state over to the new rules failed, some rules start fresh: %m");
 
-        /* Counters across the swap: per-rule by name; ingestion totals carried from the old evaluator. */
-        for (size_t i = 0; i < newref->config->n_rules; i++) {
-                const Rule *nr = &newref->config->rules[i];
-                const Config *oc = m->config_ref->config;
-                for (size_t j = 0; j < oc->n_rules; j++)
-                        if (streq(oc->rules[j].name, nr->name)) {
-                                counts[i].fired_total = m->rule_counts[j].fired_total;
-                                counts[i].rows = m->rule_counts[j].rows;
-                                counts[i].anomalous = m->rule_counts[j].anomalous;
-                                if (oc->rules[j].fingerprint == nr->fingerprint)
-                                        counts[i].firing = m->rule_counts[j].firing;
+        /* Per-rule counters follow the rule name; "firing" only where the learned state carried over. */
+        for (size_t i = 0; i < newc->n_rules; i++)
+                for (size_t j = 0; j < m->config->n_rules; j++)
+                        if (streq(m->config->rules[j].name, newc->rules[i].name)) {
+                                counts[i] = m->rule_counts[j];
+                                if (m->config->rules[j].fingerprint != newc->rules[i].fingerprint)
+                                        counts[i].firing = 0;
                                 break;
                         }
-        }
+        /* Ingestion totals never go backwards. */
         evaluator_get_stats(m->evaluator, &est);
         m->carried.samples += est.samples;
         m->carried.skipped_nonfinite += est.skipped_nonfinite;
@@ -1062,110 +1088,71 @@ int manager_reload(Manager *m, ReloadResult *ret) {
         free(m->sources);
         m->sources = TAKE_PTR(fresh);
         m->n_sources = n_new;
-
         evaluator_free(m->evaluator);
         m->evaluator = TAKE_PTR(newe);
         free(m->rule_counts);
         m->rule_counts = TAKE_PTR(counts);
-        oldref = m->config_ref;
-        m->config_ref = TAKE_PTR(newref);
+        oldc = m->config;
+        m->config = TAKE_PTR(newc);
 
         for (size_t i = 0; i < m->n_extensions; i++)
                 if (m->extensions[i].ext.config_changed)
-                        m->extensions[i].ext.config_changed(m,
-                                                            oldref->config,
-                                                            m->config_ref->config,
-                                                            m->extensions[i].userdata);
-        config_ref_unref(oldref);
+                        m->extensions[i].ext.config_changed(m, oldc, m->config, m->extensions[i].userdata);
+        config_free(oldc);
 
-        for (size_t i = 0; i < m->n_sources; i++)
-                if (m->sources[i]->ref == m->config_ref) {
-                        r = source_start(m->sources[i]->source);
-                        if (r < 0)
-                                log_error_errno(r,
-                                                "Cannot start source %s: %m",
-                                                managed_source_config(m->sources[i])->name);
-                }
+        /* Start what is new (kept sources are running already). */
+        for (size_t i = 0; i < m->n_sources; i++) {
+                if (m->sources[i]->started)
+                        continue;
+                m->sources[i]->started = true;
+                r = source_start(m->sources[i]->source);
+                if (r < 0)
+                        log_error_errno(r, "Cannot start source %s: %m", m->config->sources[i].name);
+        }
 
-        res.ok = true;
-        res.n_rules = m->config_ref->config->n_rules;
-        res.n_sources = m->n_sources;
-        (void) result_set_message(&res,
-                                  "configuration reloaded: %zu rule%s, %zu source%s (%zu kept running)%s",
-                                  res.n_rules,
-                                  res.n_rules == 1 ? "" : "s",
-                                  res.n_sources,
-                                  res.n_sources == 1 ? "" : "s",
-                                  kept,
-                                  res.n_warnings > 0 ? ", with warnings (see journal)" : "");
         free(reused);
+        res.ok = true;
+        res.n_rules = m->config->n_rules;
+        res.n_sources = m->n_sources;
+        (void) result_set_message(
+                &res,
+                "configuration reloaded: %zu rule%s, %zu source%s (%zu kept running)%s",
+                res.n_rules,
+                res.n_rules == 1 ? "" : "s",
+                res.n_sources,
+                res.n_sources == 1 ? "" : "s",
+                kept,
+                res.n_warnings > 0 ? ", with warnings (see journal)" : "");
         manager_log_diagnostics(&res, m->config_path);
-        log_info("%s", res.message);
+        log_info("Reload of %s: %s", m->config_path, res.message);
         record_reload(m, true, &res);
         m->reloading = false;
-        free(m->last_status);
-        m->last_status = NULL;
-        {
-                _cleanup_strbuf_ StrBuf status = STRBUF_INIT;
-                (void) manager_status_line(m, &status);
-                m->last_status = strdup(strbuf_str(&status));
-                (void) sd_notifyf(false, "READY=1\nSTATUS=%s", strbuf_str(&status));
-        }
-        if (ret)
-                *ret = res;
-        else
-                reload_result_done(&res);
+        notify_ready(m);
+        finish_result(&res, ret);
         return 0;
 
 fail:
         evaluator_free(newe);
-        if (newref) {
-                /* the Config is owned by newref now */
-                TAKE_PTR(newc);
-                config_ref_unref(newref);
-        }
         free(fresh);
         free(reused);
         free(counts);
         if (res.n_errors == 0)
                 res.n_errors = 1;
         res.ok = false;
-        res.n_rules = m->config_ref->config->n_rules;
+        res.n_rules = m->config->n_rules;
         res.n_sources = m->n_sources;
         manager_log_diagnostics(&res, m->config_path);
-        {
-                _cleanup_free_ char *why = res.message;
-                res.message = NULL;
-                (void) result_set_message(&res,
-                                          "reload failed: %zu error%s (see journal)",
-                                          res.n_errors,
-                                          res.n_errors == 1 ? "" : "s");
-                log_error("Reload of %s failed, keeping the running configuration: %s",
-                          m->config_path,
-                          why ?: res.message);
-        }
+        log_error(
+                "Reload of %s failed, the running configuration stays: %s",
+                m->config_path,
+                res.message ?: "invalid configuration");
+        (void) result_set_message(
+                &res, "reload failed: %zu error%s (see journal)", res.n_errors, res.n_errors == 1 ? "" : "s");
         record_reload(m, false, &res);
         m->reloading = false;
-        free(m->last_status);
-        m->last_status = NULL;
-        {
-                _cleanup_strbuf_ StrBuf status = STRBUF_INIT;
-                (void) manager_status_line(m, &status);
-                m->last_status = strdup(strbuf_str(&status));
-                (void) sd_notifyf(false, "READY=1\nSTATUS=%s", strbuf_str(&status));
-        }
-        if (ret)
-                *ret = res;
-        else
-                reload_result_done(&res);
+        notify_ready(m);
+        finish_result(&res, ret);
         return r < 0 ? r : -EINVAL;
-
-finish_noswap:
-        if (ret)
-                *ret = res;
-        else
-                reload_result_done(&res);
-        return r;
 }
 
 /* ---- hooks and accessors ---- */
@@ -1201,7 +1188,7 @@ Api *manager_get_api(Manager *m) {
 }
 
 const Config *manager_get_config(Manager *m) {
-        return m->config_ref->config;
+        return m->config;
 }
 
 Evaluator *manager_get_evaluator(Manager *m) {
@@ -1229,7 +1216,7 @@ usec_t manager_loop_lag_usec(Manager *m) {
 }
 
 int manager_get_rule_counts(Manager *m, size_t rule_index, RuleCounts *ret) {
-        if (rule_index >= m->config_ref->config->n_rules)
+        if (rule_index >= m->config->n_rules)
                 return -ENOENT;
         *ret = m->rule_counts[rule_index];
         return 0;

@@ -77,7 +77,7 @@ typedef struct ReloadResult {
         size_t n_diagnostics;
         size_t n_errors;
         size_t n_warnings;
-        size_t n_rules;   /* of the configuration now running */
+        size_t n_rules; /* of the configuration now running */
         size_t n_sources;
 } ReloadResult;
 
