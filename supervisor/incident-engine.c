@@ -51,7 +51,7 @@ typedef struct Input {
         usec_t resolved_at;           /* IN_RECOVER */
         const UnitInfo *unit;         /* IN_PREFLIGHT (NULL: could not be read) */
         const char *error;            /* IN_PREFLIGHT */
-        const ActionResult *result;   /* IN_RESULT */
+        const StepResult *result;     /* IN_RESULT */
         ReconcileOutcome reconcile;   /* IN_RECONCILE */
         const char *message;          /* IN_RECONCILE */
         const Silence *silence;       /* IN_SILENCE */
@@ -64,7 +64,7 @@ static int dispatch(Ctx *c, Incident *i, const Input *in);
 
 void effects_clear(Effects *e) {
         e->n = 0;
-        e->save = false;
+        e->save = e->save_now = false;
 }
 
 void effects_done(Effects *e) {
@@ -323,6 +323,7 @@ static int start_undo(Ctx *c, Incident *i, Obligation *o) {
                 return r;
         eff->obligation_id = o->id;
         eff->undo_id = o->undo_id;
+        c->out->save = c->out->save_now = true;
         return 0;
 }
 
@@ -366,7 +367,7 @@ static int add_obligation(Ctx *c, Incident *i, json_t *undo) {
         }
         i->n_obligations++;
         i->next_obligation_id++;
-        c->out->save = true;
+        c->out->save = c->out->save_now = true;
         return 0;
 }
 
@@ -579,7 +580,7 @@ static int execute(Ctx *c, Incident *i) {
         if (r < 0)
                 return r;
         eff->action_id = i->action.id;
-        c->out->save = true;
+        c->out->save = c->out->save_now = true;
         return 0;
 }
 
@@ -729,7 +730,7 @@ static int record_failure(Ctx *c, Incident *i) {
 }
 
 /* The executor answered. Shared by the live path and, for late answers, by escalated/resolved incidents. */
-static int record_result(Ctx *c, Incident *i, const ActionResult *res) {
+static int record_result(Ctx *c, Incident *i, const StepResult *res) {
         _cleanup_free_ char *what = describe_action(i, &i->action), *msg = clean_text(res->message);
         json_t *attrs;
         int r;
@@ -748,7 +749,7 @@ static int record_result(Ctx *c, Incident *i, const ActionResult *res) {
                                 attrs, "invocation_id_after", json_string(res->invocation_id_after));
         }
         switch (res->outcome) {
-        case ACTION_OUTCOME_SUCCEEDED:
+        case STEP_SUCCEEDED:
                 r = emit(
                         c,
                         i,
@@ -767,7 +768,7 @@ static int record_result(Ctx *c, Incident *i, const ActionResult *res) {
                                 return r;
                 }
                 return 0;
-        case ACTION_OUTCOME_TIMED_OUT:
+        case STEP_TIMED_OUT:
                 return emit(
                         c,
                         i,
@@ -778,7 +779,7 @@ static int record_result(Ctx *c, Incident *i, const ActionResult *res) {
                         strempty(what),
                         msg && msg[0] ? ": " : "",
                         strempty(msg));
-        case ACTION_OUTCOME_FAILED:
+        case STEP_FAILED:
                 return emit(
                         c,
                         i,
@@ -789,7 +790,7 @@ static int record_result(Ctx *c, Incident *i, const ActionResult *res) {
                         strempty(what),
                         msg && msg[0] ? ": " : "",
                         strempty(msg));
-        case ACTION_OUTCOME_SKIPPED:
+        case STEP_SKIPPED:
         default:
                 if (attrs) {
                         json_object_set_new(
@@ -1019,7 +1020,7 @@ static int h_preflight(Ctx *c, Incident *i, const Input *in) {
 }
 
 static int h_result(Ctx *c, Incident *i, const Input *in) {
-        const ActionResult *res = in->result;
+        const StepResult *res = in->result;
         _cleanup_free_ char *msg = NULL;
         int r;
 
@@ -1027,7 +1028,7 @@ static int h_result(Ctx *c, Incident *i, const Input *in) {
         if (r < 0)
                 return r;
         switch (res->outcome) {
-        case ACTION_OUTCOME_SUCCEEDED:
+        case STEP_SUCCEEDED:
                 i->acted = true;
                 i->state = INCIDENT_VERIFYING;
                 i->settle_mono = i->action.settle_usec > 0 ? c->now.mono + i->action.settle_usec : 0;
@@ -1035,15 +1036,15 @@ static int h_result(Ctx *c, Incident *i, const Input *in) {
                 if (i->settle_mono == 0 && recovery_valid(i))
                         return pass_verification(c, i);
                 return 0;
-        case ACTION_OUTCOME_FAILED:
-        case ACTION_OUTCOME_TIMED_OUT:
+        case STEP_FAILED:
+        case STEP_TIMED_OUT:
                 r = record_failure(c, i);
                 if (r < 0)
                         return r;
                 if (recovery_valid(i))
                         return resolve(c, i, i->recovered_at);
                 return next_step(c, i);
-        case ACTION_OUTCOME_SKIPPED:
+        case STEP_SKIPPED:
         default:
                 i->state = INCIDENT_FIRING;
                 i->step = i->action.step;
@@ -1090,7 +1091,7 @@ static int reexecute(Ctx *c, Incident *i, const char *why) {
         if (r < 0)
                 return r;
         eff->action_id = i->action.id;
-        c->out->save = true;
+        c->out->save = c->out->save_now = true;
         return 0;
 }
 
@@ -1100,7 +1101,7 @@ static int h_reconcile(Ctx *c, Incident *i, const Input *in) {
 
         if (in->reconcile == RECONCILE_DONE) {
                 _cleanup_free_ char *m = format("completed before homeostatd restarted (%s)", strempty(msg));
-                ActionResult res = { .outcome = ACTION_OUTCOME_SUCCEEDED, .message = m };
+                StepResult res = { .outcome = STEP_SUCCEEDED, .message = m };
                 Input fake = { .kind = IN_RESULT, .result = &res };
                 return h_result(c, i, &fake);
         }
@@ -1146,7 +1147,7 @@ static int h_late_reconcile(Ctx *c, Incident *i, const Input *in) {
 
         if (in->reconcile == RECONCILE_DONE) {
                 _cleanup_free_ char *m = format("completed before homeostatd restarted (%s)", strempty(msg));
-                ActionResult res = { .outcome = ACTION_OUTCOME_SUCCEEDED, .message = m };
+                StepResult res = { .outcome = STEP_SUCCEEDED, .message = m };
                 Input fake = { .kind = IN_RESULT, .result = &res };
                 return h_late_result(c, i, &fake);
         }
@@ -1451,14 +1452,7 @@ bool incident_action_is_idempotent(ActionKind k) {
 }
 
 bool incident_step_has_undo(const Step *s) {
-        switch (s->action) {
-        case ACTION_LIMIT:
-                return true;
-        case ACTION_HAPROXY:
-                return s->haproxy_state != HAPROXY_STATE_READY;
-        default:
-                return false;
-        }
+        return action_has_undo(s);
 }
 
 /* ---- the engine ---- */
@@ -1595,10 +1589,7 @@ static void key_forget(IncidentEngine *e, Incident *i) {
 }
 
 static const Rule *find_rule(const Config *c, const char *name) {
-        for (size_t k = 0; c && k < c->n_rules; k++)
-                if (streq(c->rules[k].name, name))
-                        return &c->rules[k];
-        return NULL;
+        return c ? config_find_rule(c, name) : NULL;
 }
 
 int incident_engine_set_config(IncidentEngine *e, const Config *config, IncidentNow now, Effects *out) {
@@ -1900,7 +1891,7 @@ int incident_engine_action_result(
         IncidentEngine *e,
         const Id128 *incident,
         uint64_t action_id,
-        const ActionResult *result,
+        const StepResult *result,
         IncidentNow now,
         Effects *out) {
         Ctx c = { e, now, out };
@@ -1935,7 +1926,7 @@ int incident_engine_undo_result(
         const Id128 *incident,
         uint64_t obligation_id,
         uint64_t undo_id,
-        const ActionResult *result,
+        const StepResult *result,
         IncidentNow now,
         Effects *out) {
         Ctx c = { e, now, out };
@@ -1961,7 +1952,22 @@ int incident_engine_undo_result(
                 o->target.display ?: "",
                 "attempt",
                 (json_int_t) o->attempts);
-        if (result->outcome == ACTION_OUTCOME_SUCCEEDED) {
+        if (result->outcome == STEP_SKIPPED) {
+                /* The executor found nothing to restore (the target is gone): done. */
+                o->state = OBLIGATION_DONE;
+                return emit(
+                        &c,
+                        i,
+                        IEV_UNDO_SUCCEEDED,
+                        now.wall,
+                        attrs,
+                        "%s of %s: nothing left to undo%s%s",
+                        incident_action_name(o->action),
+                        o->target.display ?: "",
+                        msg[0] ? ": " : "",
+                        msg);
+        }
+        if (result->outcome == STEP_SUCCEEDED) {
                 o->state = OBLIGATION_DONE;
                 return emit(
                         &c,
@@ -1990,7 +1996,7 @@ int incident_engine_undo_result(
                 "undo of %s of %s %s%s%s; retrying in %s",
                 incident_action_name(o->action),
                 o->target.display ?: "",
-                result->outcome == ACTION_OUTCOME_TIMED_OUT ? "timed out" : "failed",
+                result->outcome == STEP_TIMED_OUT ? "timed out" : "failed",
                 msg[0] ? ": " : "",
                 msg,
                 dur(d, sizeof(d), backoff));
@@ -2003,7 +2009,7 @@ int incident_engine_add_silence(IncidentEngine *e, Silence *s, IncidentNow now, 
         r = silence_set_add(&e->silences, s);
         if (r < 0)
                 return r;
-        out->save = true;
+        out->save = out->save_now = true;
         for (size_t k = 0; k < e->n_incidents; k++) {
                 Incident *i = e->incidents[k];
                 if (!incident_state_is_open(i->state) || i->silenced ||

@@ -21,7 +21,8 @@
  *   EFFECT_UNDO       undo an obligation and call incident_engine_undo_result.
  *   EFFECT_RECONCILE  after a restart, ask the world whether the action in flight happened and call
  *                     incident_engine_reconcile_result.
- *   save              the persisted state changed (incidents, guards or silences).
+ *   save / save_now   the persisted state changed (incidents, guards or silences); save_now: it must be
+ *                     on disk before the ACTION/UNDO effects of the same call are carried out.
  *
  * Policy constants (documented in docs/operations.md): a blocked action is retried after
  * INCIDENT_RETRY_USEC (unit busy, loop lag) or when the guard's own time runs out (cooldown, rate, grace);
@@ -58,22 +59,22 @@ typedef struct UnitInfo {
         usec_t active_enter_mono; /* ActiveEnterTimestampMonotonic on the engine's clock; 0 unknown */
 } UnitInfo;
 
-typedef enum ActionOutcome {
-        ACTION_OUTCOME_SUCCEEDED,
-        ACTION_OUTCOME_FAILED,
-        ACTION_OUTCOME_SKIPPED, /* the executor refused (unit state); retry says whether it may pass later */
-        ACTION_OUTCOME_TIMED_OUT,
-        _ACTION_OUTCOME_MAX,
-} ActionOutcome;
+typedef enum StepOutcome {
+        STEP_SUCCEEDED,
+        STEP_FAILED,
+        STEP_SKIPPED, /* the executor refused (unit state); retry says whether it may pass later */
+        STEP_TIMED_OUT,
+        _STEP_OUTCOME_MAX,
+} StepOutcome;
 
-typedef struct ActionResult {
-        ActionOutcome outcome;
+typedef struct StepResult {
+        StepOutcome outcome;
         const char *message;             /* the executor's, no secret; may be NULL */
         json_t *attrs;                   /* borrowed; copied with secret-looking keys removed; may be NULL */
         json_t *undo;                    /* borrowed; kept for actions with undo; may be NULL */
         const char *invocation_id_after; /* the unit's InvocationID after the action, or NULL */
         bool retry;                      /* SKIPPED: the refusal is temporary */
-} ActionResult;
+} StepResult;
 
 typedef enum ReconcileOutcome {
         RECONCILE_DONE,     /* the world shows the action happened (a restart: the InvocationID changed) */
@@ -105,7 +106,9 @@ typedef struct Effects {
         Effect *items;
         size_t n;
         size_t allocated;
-        bool save;
+        bool save;     /* the persisted state changed: save soon (may be asynchronous) */
+        bool save_now; /* an intent, an undo obligation or a silence changed: save synchronously, before
+                        * carrying out any ACTION or UNDO effect */
 } Effects;
 
 void effects_clear(Effects *e);
@@ -165,7 +168,7 @@ int incident_engine_action_result(
         IncidentEngine *e,
         const Id128 *incident,
         uint64_t action_id,
-        const ActionResult *result,
+        const StepResult *result,
         IncidentNow now,
         Effects *out);
 int incident_engine_undo_result(
@@ -173,7 +176,7 @@ int incident_engine_undo_result(
         const Id128 *incident,
         uint64_t obligation_id,
         uint64_t undo_id,
-        const ActionResult *result,
+        const StepResult *result,
         IncidentNow now,
         Effects *out);
 int incident_engine_reconcile_result(

@@ -499,15 +499,8 @@ char *incident_describe_value(const char *metric, double value, double expected,
         return strbuf_steal(&b);
 }
 
-static const char *const action_names[_ACTION_KIND_MAX] = {
-        [ACTION_RESTART] = "restart", [ACTION_RELOAD] = "reload",       [ACTION_TRY_RESTART] = "try-restart",
-        [ACTION_STOP] = "stop",       [ACTION_START] = "start",         [ACTION_KILL] = "kill",
-        [ACTION_LIMIT] = "limit",     [ACTION_EXEC] = "exec",           [ACTION_HAPROXY] = "haproxy",
-        [ACTION_REDIS] = "redis",     [ACTION_MEMCACHED] = "memcached", [ACTION_HTTP] = "http",
-};
-
 const char *incident_action_name(ActionKind k) {
-        return k >= 0 && k < _ACTION_KIND_MAX ? action_names[k] : "unknown";
+        return action_kind_to_string(k) ?: "unknown";
 }
 
 const char *incident_action_verb(const Step *s) {

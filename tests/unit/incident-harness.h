@@ -319,11 +319,11 @@ static void h_preflight_ok(Harness *h, Incident *i) {
         h_preflight(h, i, &u);
 }
 
-static void h_result(Harness *h, Incident *i, ActionOutcome outcome, const char *inv_after, json_t *undo) {
+static void h_result(Harness *h, Incident *i, StepOutcome outcome, const char *inv_after, json_t *undo) {
         assert_int_equal(i->action.phase, ACTION_PHASE_EXECUTING);
-        ActionResult res = {
+        StepResult res = {
                 .outcome = outcome,
-                .message = outcome == ACTION_OUTCOME_SUCCEEDED ? "job done" : "job failed",
+                .message = outcome == STEP_SUCCEEDED ? "job done" : "job failed",
                 .invocation_id_after = inv_after,
                 .undo = undo,
         };

@@ -107,7 +107,7 @@ static void test_restart_resolves_with_mttr(void **state) {
         assert_non_null(strstr(h_last(i, IEV_ACTION_STARTED)->message, "restart api.service (step 1 of 1)"));
 
         h_advance(&h, 2 * USEC_PER_SEC);
-        h_result(&h, i, ACTION_OUTCOME_SUCCEEDED, INV_B, NULL);
+        h_result(&h, i, STEP_SUCCEEDED, INV_B, NULL);
         assert_int_equal(i->state, INCIDENT_VERIFYING);
         assert_string_equal(h_kinds(i), "detected firing action_started action_succeeded");
 
@@ -145,7 +145,7 @@ static void test_next_step_then_escalated(void **state) {
 
         Incident *i = fire(&h, 0, SERIES);
         h_preflight_ok(&h, i);
-        h_result(&h, i, ACTION_OUTCOME_SUCCEEDED, INV_B, NULL);
+        h_result(&h, i, STEP_SUCCEEDED, INV_B, NULL);
         /* No data at all during verification is not recovery. */
         h_wake(&h, 5 * USEC_PER_SEC); /* settle */
         assert_int_equal(i->state, INCIDENT_VERIFYING);
@@ -160,7 +160,7 @@ static void test_next_step_then_escalated(void **state) {
                 vf->message, "still 0.52 s, expected 0.15 s (0.11\u20130.19) 1m after restart api.service"));
 
         json_t *undo = json_pack("{s:s}", "state", "ready");
-        h_result(&h, i, ACTION_OUTCOME_SUCCEEDED, NULL, undo);
+        h_result(&h, i, STEP_SUCCEEDED, NULL, undo);
         json_decref(undo);
         assert_int_equal(i->n_obligations, 1);
         assert_int_equal(i->obligations[0].state, OBLIGATION_HELD);
@@ -184,7 +184,7 @@ static void test_next_step_then_escalated(void **state) {
         const Effect *u = h_find(&h.fx, EFFECT_UNDO);
         assert_non_null(u);
         assert_int_equal(i->obligations[0].state, OBLIGATION_UNDOING);
-        ActionResult ok = { .outcome = ACTION_OUTCOME_SUCCEEDED };
+        StepResult ok = { .outcome = STEP_SUCCEEDED };
         effects_clear(&h.fx);
         assert_int_equal(
                 incident_engine_undo_result(h.engine, &i->id, u->obligation_id, u->undo_id, &ok, h.now, &h.fx),
@@ -210,7 +210,7 @@ static void test_reopen_within_window(void **state) {
         usec_t detected = h.now.wall;
         Incident *i = fire(&h, 0, SERIES);
         h_preflight_ok(&h, i);
-        h_result(&h, i, ACTION_OUTCOME_SUCCEEDED, INV_B, NULL);
+        h_result(&h, i, STEP_SUCCEEDED, INV_B, NULL);
         h_advance(&h, 10 * USEC_PER_SEC);
         recover(&h, 0, SERIES, 0);
         assert_int_equal(i->state, INCIDENT_RESOLVED);
@@ -232,7 +232,7 @@ static void test_reopen_within_window(void **state) {
 
         UnitInfo u = h_unit(INV_B, "active", 1);
         h_preflight(&h, i, &u);
-        h_result(&h, i, ACTION_OUTCOME_SUCCEEDED, INV_C, NULL);
+        h_result(&h, i, STEP_SUCCEEDED, INV_C, NULL);
         h_advance(&h, 10 * USEC_PER_SEC);
         usec_t normal = h.now.wall;
         recover(&h, 0, SERIES, 0);
@@ -263,7 +263,7 @@ static void test_breaker_stops_actions(void **state) {
                 UnitInfo u = h_unit(k == 0 ? INV_A : INV_B, "active", 1);
                 h_preflight(&h, i, &u);
                 assert_int_equal(h_count(&h.fx, EFFECT_ACTION), 1);
-                h_result(&h, i, ACTION_OUTCOME_SUCCEEDED, k == 0 ? INV_B : INV_C, NULL);
+                h_result(&h, i, STEP_SUCCEEDED, k == 0 ? INV_B : INV_C, NULL);
                 h_wake(&h, 5 * USEC_PER_SEC);
                 h_wake(&h, USEC_PER_MINUTE);
         }
@@ -319,7 +319,7 @@ static void test_cooldown_and_rate_limit(void **state) {
         Incident *a = fire(&h, 0, series[0]);
         h_preflight_ok(&h, a);
         first_action = h.now.mono;
-        h_result(&h, a, ACTION_OUTCOME_SUCCEEDED, INV_B, NULL);
+        h_result(&h, a, STEP_SUCCEEDED, INV_B, NULL);
         h_advance(&h, 10 * USEC_PER_SEC);
         setup_labels(&h, units[0]);
         recover(&h, 0, series[0], 0);
@@ -339,7 +339,7 @@ static void test_cooldown_and_rate_limit(void **state) {
         assert_int_equal(b->state, INCIDENT_REMEDIATING);
         assert_int_equal(b->n_events, n_events);
         h_preflight_ok(&h, b);
-        h_result(&h, b, ACTION_OUTCOME_SUCCEEDED, INV_B, NULL);
+        h_result(&h, b, STEP_SUCCEEDED, INV_B, NULL);
         h_advance(&h, 10 * USEC_PER_SEC);
         recover(&h, 0, series[1], 0);
         assert_int_equal(b->state, INCIDENT_RESOLVED);
@@ -509,7 +509,7 @@ static void test_foreign_restart_grace(void **state) {
         assert_int_equal(h_count(&h.fx, EFFECT_ACTION), 1);
         h_advance(&h, USEC_PER_SEC);
         usec_t our_start = h.now.mono;
-        h_result(&h, i, ACTION_OUTCOME_SUCCEEDED, INV_B, NULL);
+        h_result(&h, i, STEP_SUCCEEDED, INV_B, NULL);
         h_wake(&h, 5 * USEC_PER_SEC);
         h_wake(&h, USEC_PER_MINUTE);
         /* Step 2 on the same unit: its fresh InvocationID is ours, no grace. */
@@ -603,7 +603,7 @@ static void test_target_busy_then_target_cooldown(void **state) {
         assert_int_equal(b->state, INCIDENT_FIRING);
         assert_string_equal(h_attr(h_last(b, IEV_ACTION_SKIPPED), "reason"), "target busy");
         h_preflight_ok(&h, a);
-        h_result(&h, a, ACTION_OUTCOME_SUCCEEDED, INV_B, NULL);
+        h_result(&h, a, STEP_SUCCEEDED, INV_B, NULL);
         h_wake(&h, INCIDENT_RETRY_USEC);
         assert_int_equal(b->state, INCIDENT_FIRING);
         const TimelineEvent *sk = h_last(b, IEV_ACTION_SKIPPED);
@@ -657,7 +657,7 @@ static void test_recovery_during_action(void **state) {
         recover(&h, 0, SERIES2, 0);
         assert_int_equal(j->state, INCIDENT_REMEDIATING);
         h_advance(&h, USEC_PER_SEC);
-        h_result(&h, j, ACTION_OUTCOME_SUCCEEDED, INV_B, NULL);
+        h_result(&h, j, STEP_SUCCEEDED, INV_B, NULL);
         assert_int_equal(j->state, INCIDENT_RESOLVED);
         assert_string_equal(
                 h_kinds(j), "detected firing action_started action_succeeded verify_passed resolved");
@@ -675,7 +675,7 @@ static void test_action_failure(void **state) {
 
         Incident *i = fire(&h, 0, SERIES);
         h_preflight_ok(&h, i);
-        h_result(&h, i, ACTION_OUTCOME_TIMED_OUT, NULL, NULL);
+        h_result(&h, i, STEP_TIMED_OUT, NULL, NULL);
         assert_non_null(
                 strstr(h_last(i, IEV_ACTION_FAILED)->message, "restart api.service timed out: job failed"));
         assert_int_equal(i->action.step, 1);
@@ -708,7 +708,7 @@ static void test_no_secret_in_attrs(void **state) {
                 "t",
                 "ok",
                 "yes");
-        ActionResult res = { .outcome = ACTION_OUTCOME_SUCCEEDED, .attrs = attrs, .message = "line1\nline2" };
+        StepResult res = { .outcome = STEP_SUCCEEDED, .attrs = attrs, .message = "line1\nline2" };
         effects_clear(&h.fx);
         assert_int_equal(incident_engine_action_result(h.engine, &i->id, i->action.id, &res, h.now, &h.fx), 0);
         json_decref(attrs);
@@ -780,7 +780,7 @@ static void test_persistence_round_trip(void **state) {
 
         Incident *i = fire(&h, 0, SERIES);
         json_t *undo = json_pack("{s:s}", "state", "ready");
-        h_result(&h, i, ACTION_OUTCOME_SUCCEEDED, NULL, undo);
+        h_result(&h, i, STEP_SUCCEEDED, NULL, undo);
         json_decref(undo);
         assert_int_equal(i->state, INCIDENT_VERIFYING);
 
@@ -927,7 +927,7 @@ static void test_undo_obligation_reload_and_max_hold(void **state) {
         Incident *i = fire(&h, 0, SERIES);
         json_t *undo = json_pack("{s:s}", "state", "ready");
         usec_t held_since = h.now.mono;
-        h_result(&h, i, ACTION_OUTCOME_SUCCEEDED, NULL, undo);
+        h_result(&h, i, STEP_SUCCEEDED, NULL, undo);
         json_decref(undo);
         assert_int_equal(i->obligations[0].state, OBLIGATION_HELD);
 
@@ -961,7 +961,7 @@ static void test_undo_obligation_reload_and_max_hold(void **state) {
         assert_true(i->obligations[0].hold_expired);
         const Effect *u = h_find(&h.fx, EFFECT_UNDO);
         assert_non_null(u);
-        ActionResult bad = { .outcome = ACTION_OUTCOME_FAILED, .message = "connection refused" };
+        StepResult bad = { .outcome = STEP_FAILED, .message = "connection refused" };
         effects_clear(&h.fx);
         assert_int_equal(
                 incident_engine_undo_result(h.engine, &i->id, u->obligation_id, u->undo_id, &bad, h.now, &h.fx),
@@ -973,7 +973,7 @@ static void test_undo_obligation_reload_and_max_hold(void **state) {
         u = h_find(&h.fx, EFFECT_UNDO);
         assert_non_null(u);
         assert_int_equal(u->undo_id, 2);
-        ActionResult ok = { .outcome = ACTION_OUTCOME_SUCCEEDED };
+        StepResult ok = { .outcome = STEP_SUCCEEDED };
         effects_clear(&h.fx);
         assert_int_equal(
                 incident_engine_undo_result(h.engine, &i->id, u->obligation_id, 1, &ok, h.now, &h.fx), 0);
@@ -1005,7 +1005,7 @@ static void test_max_hold_escalates_open_incident(void **state) {
         h_start(&h, false);
 
         Incident *i = fire(&h, 0, SERIES);
-        h_result(&h, i, ACTION_OUTCOME_SUCCEEDED, NULL, NULL);
+        h_result(&h, i, STEP_SUCCEEDED, NULL, NULL);
         h_wake(&h, 5 * USEC_PER_SEC);
         h_wake(&h, 30 * USEC_PER_SEC);
         assert_int_equal(i->state, INCIDENT_ESCALATED);
