@@ -32,7 +32,8 @@ int ctl_check(int argc, char *argv[], const CtlGlobals *g) {
         int c;
 
         if (g->json) {
-                fprintf(stderr, "homeostatctl check: --json is not supported; diagnostics are printed as text\n");
+                fprintf(stderr,
+                        "homeostatctl check: --json is not supported; diagnostics are printed as text\n");
                 return 2;
         }
         optind = 0;
@@ -49,7 +50,8 @@ int ctl_check(int argc, char *argv[], const CtlGlobals *g) {
                         return 2;
                 }
         if (optind >= argc) {
-                fprintf(stderr, "homeostatctl check: no PATH given.\nUsage: homeostatctl check [--strict] PATH...\n");
+                fprintf(stderr,
+                        "homeostatctl check: no PATH given.\nUsage: homeostatctl check [--strict] PATH...\n");
                 return 2;
         }
         return config_check_main(argv + optind, (size_t) (argc - optind), strict);

@@ -85,7 +85,9 @@ int main(int argc, char *argv[]) {
                         return 0;
                 case ARG_API:
                         if (!startswith(optarg, "unix:") || optarg[5] != '/') {
-                                fprintf(stderr, "homeostatctl: --api takes unix:/ABSOLUTE/PATH, not '%s'\n", optarg);
+                                fprintf(stderr,
+                                        "homeostatctl: --api takes unix:/ABSOLUTE/PATH, not '%s'\n",
+                                        optarg);
                                 return 2;
                         }
                         g.api = optarg;

@@ -27,14 +27,24 @@ static int check_one(const char *path, bool strict) {
         diagnostics_print(&d, stderr);
         fflush(stderr);
         if (r == 0) {
-                printf("%s: OK: %zu %s, %zu %s, %zu %s, %zu %s\n", path, c->n_rules, plural(c->n_rules, "rule", "rules"),
-                       c->n_sources, plural(c->n_sources, "source", "sources"), c->n_notifiers,
-                       plural(c->n_notifiers, "notifier", "notifiers"), d.n_warnings,
+                printf("%s: OK: %zu %s, %zu %s, %zu %s, %zu %s\n",
+                       path,
+                       c->n_rules,
+                       plural(c->n_rules, "rule", "rules"),
+                       c->n_sources,
+                       plural(c->n_sources, "source", "sources"),
+                       c->n_notifiers,
+                       plural(c->n_notifiers, "notifier", "notifiers"),
+                       d.n_warnings,
                        plural(d.n_warnings, "warning", "warnings"));
                 code = 0;
         } else if (r == -EINVAL) {
-                printf("%s: INVALID: %zu %s, %zu %s%s\n", path, d.n_errors, plural(d.n_errors, "error", "errors"),
-                       d.n_warnings, plural(d.n_warnings, "warning", "warnings"),
+                printf("%s: INVALID: %zu %s, %zu %s%s\n",
+                       path,
+                       d.n_errors,
+                       plural(d.n_errors, "error", "errors"),
+                       d.n_warnings,
+                       plural(d.n_warnings, "warning", "warnings"),
                        strict && d.n_errors == 0 ? " (--strict treats warnings as errors)" : "");
                 code = 1;
         } else {

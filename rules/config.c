@@ -116,17 +116,17 @@ bool action_has_undo(const Step *s) {
                 return true;
         if (s->action == ACTION_HAPROXY)
                 return s->haproxy_state == HAPROXY_STATE_DRAIN || s->haproxy_state == HAPROXY_STATE_MAINT ||
-                       (s->haproxy_state == HAPROXY_STATE_NONE && s->weight >= 0);
+                        (s->haproxy_state == HAPROXY_STATE_NONE && s->weight >= 0);
         return false;
 }
 
 static Location whole_file(const char *file) {
-        return (Location) { .file = file };
+        return (Location){ .file = file };
 }
 
 /* Check that the bytes are text, then parse and validate them as one file of the configuration. */
-static int add_buffer(ConfigBuilder *b, Diagnostics *diags, const char *file, const char *data, size_t len,
-                      bool is_main) {
+static int add_buffer(
+        ConfigBuilder *b, Diagnostics *diags, const char *file, const char *data, size_t len, bool is_main) {
         _cleanup_(node_freep) Node *root = NULL;
         LoadLimits limits = { .max_depth = LOAD_MAX_DEPTH, .max_alias_nodes = LOAD_MAX_ALIAS_NODES };
         SourceText src;
@@ -139,14 +139,19 @@ static int add_buffer(ConfigBuilder *b, Diagnostics *diags, const char *file, co
                 return r;
         nul = memchr(data, 0, len);
         if (nul) {
-                diag_error(diags, source_text_location(&src, (size_t) (nul - data)),
-                           "file contains a NUL byte: this is not a text file");
+                diag_error(
+                        diags,
+                        source_text_location(&src, (size_t) (nul - data)),
+                        "file contains a NUL byte: this is not a text file");
                 source_text_done(&src);
                 return 0;
         }
         if (!utf8_is_valid(data, len, &bad)) {
-                diag_error(diags, source_text_location(&src, bad), "file is not valid UTF-8 (byte 0x%02x); save it as UTF-8",
-                           (unsigned char) data[bad]);
+                diag_error(
+                        diags,
+                        source_text_location(&src, bad),
+                        "file is not valid UTF-8 (byte 0x%02x); save it as UTF-8",
+                        (unsigned char) data[bad]);
                 source_text_done(&src);
                 return 0;
         }
@@ -182,16 +187,25 @@ static int add_file(ConfigBuilder *b, Diagnostics *diags, const char *path, size
         /* Never block on a FIFO or read a device. */
         if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
                 r = S_ISDIR(st.st_mode) ? -EISDIR : -EOPNOTSUPP;
-                diag_error(diags, whole_file(name), "cannot read: %s", S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
+                diag_error(
+                        diags,
+                        whole_file(name),
+                        "cannot read: %s",
+                        S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
                 return r;
         }
         r = read_full_file(path, max_bytes, &data, &size);
         if (r == -EFBIG) {
                 if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-                        diag_error(diags, whole_file(name), "file is too large: %llu bytes, the limit is %zu bytes",
-                                   (unsigned long long) st.st_size, max_bytes);
+                        diag_error(
+                                diags,
+                                whole_file(name),
+                                "file is too large: %llu bytes, the limit is %zu bytes",
+                                (unsigned long long) st.st_size,
+                                max_bytes);
                 else
-                        diag_error(diags, whole_file(name), "file is larger than the limit of %zu bytes", max_bytes);
+                        diag_error(
+                                diags, whole_file(name), "file is larger than the limit of %zu bytes", max_bytes);
                 return 0;
         }
         if (r < 0) {
@@ -207,7 +221,7 @@ static int cmp_dirent(const struct dirent **a, const struct dirent **b) {
 
 static int is_dropin(const struct dirent *d) {
         return d->d_name[0] != '.' &&
-               (endswith(d->d_name, ".yaml") || endswith(d->d_name, ".yml") || endswith(d->d_name, ".json"));
+                (endswith(d->d_name, ".yaml") || endswith(d->d_name, ".yml") || endswith(d->d_name, ".json"));
 }
 
 static int join(const char *dir, const char *name, char **ret) {
@@ -257,8 +271,14 @@ static int add_dropins(ConfigBuilder *b, Diagnostics *diags, const char *dir, si
 }
 
 /* Common ending: cross-file checks, sorted diagnostics, the verdict. */
-static int finish(ConfigBuilder *b, Diagnostics *diags, const ConfigLoadOptions *opts, size_t errors_before,
-                  size_t warnings_before, int read_error, Config **ret) {
+static int
+        finish(ConfigBuilder *b,
+               Diagnostics *diags,
+               const ConfigLoadOptions *opts,
+               size_t errors_before,
+               size_t warnings_before,
+               int read_error,
+               Config **ret) {
         _cleanup_(config_freep) Config *c = NULL;
         int r;
 
@@ -334,8 +354,13 @@ int config_load(const char *path, const ConfigLoadOptions *opts, Config **ret, D
         return finish(b, diags, opts, errors_before, warnings_before, read_error, ret);
 }
 
-int config_load_buffer(const char *filename, const char *data, size_t len, const ConfigLoadOptions *opts,
-                       Config **ret, Diagnostics *diags) {
+int config_load_buffer(
+        const char *filename,
+        const char *data,
+        size_t len,
+        const ConfigLoadOptions *opts,
+        Config **ret,
+        Diagnostics *diags) {
         _cleanup_(config_builder_freep) ConfigBuilder *b = NULL;
         size_t max_bytes = opts && opts->max_file_bytes > 0 ? opts->max_file_bytes : DEFAULT_MAX_FILE_BYTES;
         size_t errors_before = diags->n_errors, warnings_before = diags->n_warnings;
@@ -351,7 +376,12 @@ int config_load_buffer(const char *filename, const char *data, size_t len, const
         if (r < 0)
                 return r;
         if (len > max_bytes)
-                diag_error(diags, whole_file(name), "file is too large: %zu bytes, the limit is %zu bytes", len, max_bytes);
+                diag_error(
+                        diags,
+                        whole_file(name),
+                        "file is too large: %zu bytes, the limit is %zu bytes",
+                        len,
+                        max_bytes);
         else {
                 r = add_buffer(b, diags, name, data ?: "", len, true);
                 if (r < 0)

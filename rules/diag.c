@@ -35,7 +35,7 @@ void diag_add(Diagnostics *d, Severity sev, Location loc, const char *fmt, ...) 
         if (!items)
                 return;
         d->items = items;
-        d->items[d->n_items++] = (Diagnostic) {
+        d->items[d->n_items++] = (Diagnostic){
                 .loc = loc,
                 .severity = sev,
                 .message = strbuf_steal(&b),
@@ -53,7 +53,7 @@ void diagnostics_done(Diagnostics *d) {
                 free(d->items[i].file);
         }
         free(d->items);
-        *d = (Diagnostics) {};
+        *d = (Diagnostics){};
 }
 
 const char *location_to_string(char *buf, size_t size, Location loc) {
@@ -69,8 +69,11 @@ const char *location_to_string(char *buf, size_t size, Location loc) {
 void diagnostics_print(const Diagnostics *d, FILE *f) {
         for (size_t i = 0; i < d->n_items; i++) {
                 char where[LOCATION_MAX];
-                fprintf(f, "%s: %s: %s\n", location_to_string(where, sizeof(where), d->items[i].loc),
-                        d->items[i].severity == SEVERITY_ERROR ? "error" : "warning", d->items[i].message);
+                fprintf(f,
+                        "%s: %s: %s\n",
+                        location_to_string(where, sizeof(where), d->items[i].loc),
+                        d->items[i].severity == SEVERITY_ERROR ? "error" : "warning",
+                        d->items[i].message);
         }
         if (d->n_errors + d->n_warnings > d->n_items)
                 fprintf(f, "(%zu more diagnostics not shown)\n", d->n_errors + d->n_warnings - d->n_items);
@@ -108,7 +111,7 @@ void diagnostics_sort(Diagnostics *d, char *const *files, size_t n_files) {
                                 fi = j;
                                 break;
                         }
-                keys[i] = (SortKey) { fi, d->items[i].loc.line, d->items[i].loc.column, i };
+                keys[i] = (SortKey){ fi, d->items[i].loc.line, d->items[i].loc.column, i };
         }
         qsort(keys, d->n_items, sizeof(SortKey), cmp_key);
         for (size_t i = 0; i < d->n_items; i++)

@@ -48,7 +48,12 @@ static const char *found(const Parser *p, char *buf, size_t size) {
 
 static int syntax_error(Parser *p, const char *expected) {
         char buf[64];
-        diag_error(p->diags, here(p, p->pos), "JSON syntax error: expected %s, found %s", expected, found(p, buf, sizeof(buf)));
+        diag_error(
+                p->diags,
+                here(p, p->pos),
+                "JSON syntax error: expected %s, found %s",
+                expected,
+                found(p, buf, sizeof(buf)));
         return -EINVAL;
 }
 
@@ -117,8 +122,11 @@ static int parse_string(Parser *p, Node **ret) {
                 if (c == '"')
                         break;
                 if (c < 0x20) {
-                        diag_error(p->diags, here(p, p->pos),
-                                   "JSON syntax error: control character 0x%02x must be escaped in a string", c);
+                        diag_error(
+                                p->diags,
+                                here(p, p->pos),
+                                "JSON syntax error: control character 0x%02x must be escaped in a string",
+                                c);
                         return -EINVAL;
                 }
                 if (c != '\\') {
@@ -139,27 +147,34 @@ static int parse_string(Parser *p, Node **ret) {
                 }
                 unsigned cp, lo;
                 if (e != 'u' || p->pos + 6 > len || hex4(d + p->pos + 2, &cp) < 0) {
-                        diag_error(p->diags, here(p, esc),
-                                   "JSON syntax error: invalid escape (use \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX)");
+                        diag_error(
+                                p->diags,
+                                here(p, esc),
+                                "JSON syntax error: invalid escape (use \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX)");
                         return -EINVAL;
                 }
                 p->pos += 6;
                 if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                        diag_error(p->diags, here(p, esc), "JSON syntax error: \\u%04X is a lone low surrogate", cp);
+                        diag_error(
+                                p->diags, here(p, esc), "JSON syntax error: \\u%04X is a lone low surrogate", cp);
                         return -EINVAL;
                 }
                 if (cp >= 0xD800 && cp <= 0xDBFF) {
                         if (p->pos + 6 > len || d[p->pos] != '\\' || d[p->pos + 1] != 'u' ||
                             hex4(d + p->pos + 2, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF) {
-                                diag_error(p->diags, here(p, esc),
-                                           "JSON syntax error: \\u%04X is a high surrogate without a low surrogate after it", cp);
+                                diag_error(
+                                        p->diags,
+                                        here(p, esc),
+                                        "JSON syntax error: \\u%04X is a high surrogate without a low surrogate after it",
+                                        cp);
                                 return -EINVAL;
                         }
                         p->pos += 6;
                         cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 }
                 if (cp == 0) {
-                        diag_error(p->diags, here(p, esc), "a NUL character (\\u0000) is not allowed in a value");
+                        diag_error(
+                                p->diags, here(p, esc), "a NUL character (\\u0000) is not allowed in a value");
                         return -EINVAL;
                 }
                 if (put_utf8(&b, cp) < 0)
@@ -203,7 +218,10 @@ static int parse_bare(Parser *p, Node **ret) {
                 if (d[i] == '0') {
                         i++;
                         if (i < len && is_digit(d[i])) {
-                                diag_error(p->diags, here(p, start), "JSON syntax error: a number cannot have leading zeros");
+                                diag_error(
+                                        p->diags,
+                                        here(p, start),
+                                        "JSON syntax error: a number cannot have leading zeros");
                                 return -EINVAL;
                         }
                 } else
@@ -241,10 +259,15 @@ static int parse_bare(Parser *p, Node **ret) {
                 return syntax_error(p, "a value (object, array, string, number, true, false or null)");
 
         /* "truex" or "12abc": a literal must end here. */
-        if (p->pos < len && (is_digit(d[p->pos]) || (d[p->pos] >= 'a' && d[p->pos] <= 'z') ||
-                             (d[p->pos] >= 'A' && d[p->pos] <= 'Z') || d[p->pos] == '_' || d[p->pos] == '.')) {
-                diag_error(p->diags, here(p, start), "JSON syntax error: invalid literal '%.*s'",
-                           (int) MIN(p->pos - start + 1, (size_t) 40), d + start);
+        if (p->pos < len &&
+            (is_digit(d[p->pos]) || (d[p->pos] >= 'a' && d[p->pos] <= 'z') ||
+             (d[p->pos] >= 'A' && d[p->pos] <= 'Z') || d[p->pos] == '_' || d[p->pos] == '.')) {
+                diag_error(
+                        p->diags,
+                        here(p, start),
+                        "JSON syntax error: invalid literal '%.*s'",
+                        (int) MIN(p->pos - start + 1, (size_t) 40),
+                        d + start);
                 return -EINVAL;
         }
 
@@ -319,7 +342,11 @@ static int parse_container(Parser *p, unsigned depth, Node **ret) {
                         p->pos++;
                         skip_ws(p);
                         if (p->pos < p->src->len && p->src->data[p->pos] == close) {
-                                diag_error(p->diags, here(p, p->pos - 1), "JSON syntax error: trailing comma before '%c'", close);
+                                diag_error(
+                                        p->diags,
+                                        here(p, p->pos - 1),
+                                        "JSON syntax error: trailing comma before '%c'",
+                                        close);
                                 return -EINVAL;
                         }
                         continue;
@@ -328,7 +355,8 @@ static int parse_container(Parser *p, unsigned depth, Node **ret) {
                         p->pos++;
                         break;
                 }
-                return syntax_error(p, object ? "',' or '}' after an object member" : "',' or ']' after an array element");
+                return syntax_error(
+                        p, object ? "',' or '}' after an object member" : "',' or ']' after an array element");
         }
         if (object) {
                 r = node_dedup_keys(n, p->diags, drop_node, NULL);
@@ -369,7 +397,8 @@ int json_load_document(const SourceText *src, const LoadLimits *limits, Diagnost
         if (src->len >= 3 && memcmp(src->data, "\xEF\xBB\xBF", 3) == 0)
                 p.pos = 3;
         if (only_ws(src->data + p.pos, src->len - p.pos)) {
-                diag_error(diags, ((Location) { .file = src->file }), "file is empty: it holds no configuration");
+                diag_error(
+                        diags, ((Location){ .file = src->file }), "file is empty: it holds no configuration");
                 return -ENODATA;
         }
         r = parse_value(&p, 0, &root);

@@ -23,7 +23,8 @@ int source_text_init(SourceText *s, const char *file, const char *data, size_t l
                 bool brk = data[i] == '\n' || (data[i] == '\r' && (i + 1 >= len || data[i + 1] != '\n'));
                 size_t skip = 0;
                 /* YAML 1.1 (libyaml) also breaks lines at NEL, LS and PS. */
-                if (yaml && !brk && i + 1 < len && (unsigned char) data[i] == 0xC2 && (unsigned char) data[i + 1] == 0x85)
+                if (yaml && !brk && i + 1 < len && (unsigned char) data[i] == 0xC2 &&
+                    (unsigned char) data[i + 1] == 0x85)
                         brk = true, skip = 1;
                 if (yaml && !brk && i + 2 < len && (unsigned char) data[i] == 0xE2 &&
                     (unsigned char) data[i + 1] == 0x80 &&
@@ -38,7 +39,7 @@ int source_text_init(SourceText *s, const char *file, const char *data, size_t l
                 i += skip;
                 starts[n++] = i + 1;
         }
-        *s = (SourceText) {
+        *s = (SourceText){
                 .file = file,
                 .data = data,
                 .len = len,
@@ -78,7 +79,7 @@ Location source_text_location(const SourceText *s, size_t offset) {
         for (size_t i = i0; i < offset; i++)
                 if (!utf8_continuation((unsigned char) s->data[i]))
                         col++;
-        return (Location) { .file = s->file, .line = (unsigned) lo + 1, .column = col };
+        return (Location){ .file = s->file, .line = (unsigned) lo + 1, .column = col };
 }
 
 size_t source_text_offset(const SourceText *s, size_t line, size_t column) {
@@ -149,7 +150,7 @@ int node_append_pair(Node *map, Node *key, Node *value) {
                         return -ENOMEM;
                 map->pairs = pairs;
         }
-        map->pairs[map->n_pairs++] = (NodePair) { key, value };
+        map->pairs[map->n_pairs++] = (NodePair){ key, value };
         return 0;
 }
 
@@ -289,8 +290,8 @@ static size_t quoted_source_offset(const Node *n, size_t off) {
                                         cp = cp * 16 + h;
                                 }
                                 /* A JSON surrogate pair \uD83D\uDE00 makes one 4-byte character. */
-                                if (e == 'u' && cp >= 0xD800 && cp <= 0xDBFF && i + 12 <= end && d[i + 6] == '\\' &&
-                                    d[i + 7] == 'u') {
+                                if (e == 'u' && cp >= 0xD800 && cp <= 0xDBFF && i + 12 <= end &&
+                                    d[i + 6] == '\\' && d[i + 7] == 'u') {
                                         produced += 4;
                                         i += 12;
                                         continue;
@@ -363,7 +364,12 @@ int node_dedup_keys(Node *map, Diagnostics *diags, void (*drop)(void *userdata, 
                 }
                 char where[LOCATION_MAX];
                 location_to_string(where, sizeof(where), map->pairs[idx[first]].key->loc);
-                diag_error(diags, key->loc, "duplicate key '%s' in this mapping; first given at %s", key->value, where);
+                diag_error(
+                        diags,
+                        key->loc,
+                        "duplicate key '%s' in this mapping; first given at %s",
+                        key->value,
+                        where);
                 dup[idx[i]] = true;
         }
         for (size_t i = 0; i < n; i++) {

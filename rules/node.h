@@ -55,16 +55,16 @@ typedef struct NodePair {
 
 struct Node {
         NodeKind kind;
-        Location loc;           /* where the node starts (for a quoted scalar: its opening quote) */
-        const SourceText *src;  /* the text it was read from */
-        size_t offset;          /* byte offset of loc in src->data */
+        Location loc;          /* where the node starts (for a quoted scalar: its opening quote) */
+        const SourceText *src; /* the text it was read from */
+        size_t offset;         /* byte offset of loc in src->data */
 
         /* NODE_SCALAR */
         ScalarStyle style;
-        bool is_null;    /* YAML ~, null, empty plain scalar; JSON null */
-        bool json;       /* read from JSON (escapes are JSON's) */
-        bool multiline;  /* the scalar's spelling spans several lines */
-        char *value;     /* NUL-terminated; never contains NUL (the loaders reject that) */
+        bool is_null;   /* YAML ~, null, empty plain scalar; JSON null */
+        bool json;      /* read from JSON (escapes are JSON's) */
+        bool multiline; /* the scalar's spelling spans several lines */
+        char *value;    /* NUL-terminated; never contains NUL (the loaders reject that) */
         size_t len;
 
         /* NODE_SEQUENCE */
@@ -99,8 +99,8 @@ Location node_value_location(const Node *n, size_t off);
 
 /* Limits that protect the loaders from hostile input. */
 typedef struct LoadLimits {
-        unsigned max_depth;       /* nesting of sequences and mappings */
-        size_t max_alias_nodes;   /* nodes created by expanding aliases, summed over the document */
+        unsigned max_depth;     /* nesting of sequences and mappings */
+        size_t max_alias_nodes; /* nodes created by expanding aliases, summed over the document */
 } LoadLimits;
 
 #define LOAD_MAX_DEPTH 32U

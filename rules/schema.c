@@ -208,9 +208,15 @@ static int need_uint(Ctx *x, const char *name, const Node *v, uint64_t min, uint
                 return -EINVAL;
         }
         r = safe_atou64(s, &u);
-        if (r == -ERANGE || (r == 0 && (u < min || u > max)) || (r < 0 && s[0] == '-' && safe_atou64(s + 1, &u) == 0)) {
-                err_at(x, v->loc, "'%s' must be between %llu and %llu, got %s", name, (unsigned long long) min,
-                       (unsigned long long) max, s);
+        if (r == -ERANGE || (r == 0 && (u < min || u > max)) ||
+            (r < 0 && s[0] == '-' && safe_atou64(s + 1, &u) == 0)) {
+                err_at(x,
+                       v->loc,
+                       "'%s' must be between %llu and %llu, got %s",
+                       name,
+                       (unsigned long long) min,
+                       (unsigned long long) max,
+                       s);
                 return -EINVAL;
         }
         if (r < 0) {
@@ -240,13 +246,20 @@ static int need_duration(Ctx *x, const char *name, const Node *v, usec_t *ret) {
                         if (*c < '0' || *c > '9')
                                 digits = false;
                 if (digits)
-                        err_at(x, node_value_location(v, strlen(s)),
-                               "'%s': '%s' needs a unit (ms, s, m, h, d or w), e.g. '%ss'", name, s, s);
+                        err_at(x,
+                               node_value_location(v, strlen(s)),
+                               "'%s': '%s' needs a unit (ms, s, m, h, d or w), e.g. '%ss'",
+                               name,
+                               s,
+                               s);
                 else if (s[0] == '-')
                         err_at(x, v->loc, "'%s': a duration cannot be negative ('%s')", name, s);
                 else
-                        err_at(x, node_value_location(v, off),
-                               "'%s': '%s' is not a duration (examples: 250ms, 30s, 5m, 1h30m, 1d, 1w)", name, s);
+                        err_at(x,
+                               node_value_location(v, off),
+                               "'%s': '%s' is not a duration (examples: 250ms, 30s, 5m, 1h30m, 1d, 1w)",
+                               name,
+                               s);
                 return -EINVAL;
         }
         *ret = u;
@@ -270,9 +283,19 @@ static const Node *need_list(Ctx *x, const char *name, const Node *v, const char
         if (v->kind == NODE_SEQUENCE)
                 return v;
         if (v->kind == NODE_SCALAR && v->is_null)
-                err_at(x, v->loc, "'%s' has no value; expected a list%s%s", name, example ? ", e.g. " : "", strempty(example));
+                err_at(x,
+                       v->loc,
+                       "'%s' has no value; expected a list%s%s",
+                       name,
+                       example ? ", e.g. " : "",
+                       strempty(example));
         else
-                err_at(x, v->loc, "'%s' must be a list%s%s, not %s", name, example ? ", e.g. " : "", strempty(example),
+                err_at(x,
+                       v->loc,
+                       "'%s' must be a list%s%s, not %s",
+                       name,
+                       example ? ", e.g. " : "",
+                       strempty(example),
                        node_kind_to_string(v));
         return NULL;
 }
@@ -316,7 +339,7 @@ static int need_enum(Ctx *x, const char *name, const Node *v, const char *const 
 
 static bool name_char_ok(char c, bool upper) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-' ||
-               (upper && c >= 'A' && c <= 'Z');
+                (upper && c >= 'A' && c <= 'Z');
 }
 
 /* Rule names are [a-z0-9_.-]+; source and notifier names also allow upper case. */
@@ -330,9 +353,13 @@ static int need_name(Ctx *x, const char *what, const Node *v, bool upper, char *
         }
         for (const char *c = s; *c; c++)
                 if (!name_char_ok(*c, upper)) {
-                        err_at(x, node_value_location(v, (size_t) (c - s)),
-                               "%s name '%s' may only contain %s", what, s,
-                               upper ? "letters, digits, '_', '.' and '-'" : "lower-case letters, digits, '_', '.' and '-'");
+                        err_at(x,
+                               node_value_location(v, (size_t) (c - s)),
+                               "%s name '%s' may only contain %s",
+                               what,
+                               s,
+                               upper ? "letters, digits, '_', '.' and '-'"
+                                     : "lower-case letters, digits, '_', '.' and '-'");
                         return -EINVAL;
                 }
         if (strlen(s) > RULE_NAME_MAX) {
@@ -351,7 +378,7 @@ static int add_name_ref(NameRef **refs, size_t *n, const char *name, Location lo
         if (!a)
                 return -ENOMEM;
         *refs = a;
-        a[*n] = (NameRef) { .name = strdup(name), .loc = loc };
+        a[*n] = (NameRef){ .name = strdup(name), .loc = loc };
         if (!a[*n].name)
                 return -ENOMEM;
         (*n)++;
@@ -362,8 +389,11 @@ static int add_name_ref(NameRef **refs, size_t *n, const char *name, Location lo
 static int note_source_refs(RuleAux *aux, const Selector *sel, const Node *v) {
         for (size_t i = 0; i < sel->n_matchers; i++)
                 if (sel->matchers[i].op == MATCH_EQUAL && streq(sel->matchers[i].name, "source")) {
-                        int r = add_name_ref(&aux->source_refs, &aux->n_source_refs, sel->matchers[i].value,
-                                             node_value_location(v, sel->matchers[i].value_offset));
+                        int r = add_name_ref(
+                                &aux->source_refs,
+                                &aux->n_source_refs,
+                                sel->matchers[i].value,
+                                node_value_location(v, sel->matchers[i].value_offset));
                         if (r < 0)
                                 return r;
                 }
@@ -376,8 +406,12 @@ static int check_url(Ctx *x, const char *name, const Node *v, const char *s) {
         if (!rest) {
                 const char *colon = strstr(s, "://");
                 if (colon)
-                        err_at(x, v->loc, "'%s': only http:// and https:// URLs are supported, not '%.*s'", name,
-                               (int) MIN((size_t) (colon - s + 3), (size_t) 32), s);
+                        err_at(x,
+                               v->loc,
+                               "'%s': only http:// and https:// URLs are supported, not '%.*s'",
+                               name,
+                               (int) MIN((size_t) (colon - s + 3), (size_t) 32),
+                               s);
                 else
                         err_at(x, v->loc, "'%s': '%s' is not a URL (expected http://HOST[:PORT]/PATH)", name, s);
                 return -EINVAL;
@@ -388,8 +422,10 @@ static int check_url(Ctx *x, const char *name, const Node *v, const char *s) {
         }
         for (const unsigned char *c = (const unsigned char *) s; *c; c++)
                 if (*c <= ' ' || *c == 0x7F) {
-                        err_at(x, node_value_location(v, (size_t) ((const char *) c - s)),
-                               "'%s': white space or a control character in a URL must be percent-encoded", name);
+                        err_at(x,
+                               node_value_location(v, (size_t) ((const char *) c - s)),
+                               "'%s': white space or a control character in a URL must be percent-encoded",
+                               name);
                         return -EINVAL;
                 }
         return 0;
@@ -445,18 +481,27 @@ static int need_address(Ctx *x, const char *name, const Node *v, char **ret) {
         } else {
                 colon = strrchr(s, ':');
                 if (!colon || colon == s || memchr(s, ':', (size_t) (colon - s))) {
-                        err_at(x, v->loc, "'%s': '%s' is not an address (expected HOST:PORT, e.g. 127.0.0.1:6379)", name, s);
+                        err_at(x,
+                               v->loc,
+                               "'%s': '%s' is not an address (expected HOST:PORT, e.g. 127.0.0.1:6379)",
+                               name,
+                               s);
                         return -EINVAL;
                 }
                 for (const char *c = s; c < colon; c++)
-                        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                              *c == '.' || *c == '-')) {
-                                err_at(x, node_value_location(v, (size_t) (c - s)), "'%s': invalid character in host name", name);
+                        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                              (*c >= '0' && *c <= '9') || *c == '.' || *c == '-')) {
+                                err_at(x,
+                                       node_value_location(v, (size_t) (c - s)),
+                                       "'%s': invalid character in host name",
+                                       name);
                                 return -EINVAL;
                         }
         }
         if (safe_atou64(colon + 1, &port) < 0 || port < 1 || port > 65535) {
-                err_at(x, node_value_location(v, (size_t) (colon + 1 - s)), "'%s': port must be a number from 1 to 65535",
+                err_at(x,
+                       node_value_location(v, (size_t) (colon + 1 - s)),
+                       "'%s': port must be a number from 1 to 65535",
                        name);
                 return -EINVAL;
         }
@@ -489,8 +534,8 @@ static int need_selector(Ctx *x, const char *name, const Node *v, Selector **ret
 }
 
 /* Parse a template; remember its ${labels.X} references (with their columns) for the selector check. */
-static int need_template(Ctx *x, RuleAux *aux, const char *name, const Node *v, bool allow_empty, Template *ret,
-                         bool *ret_has_vars) {
+static int need_template(
+        Ctx *x, RuleAux *aux, const char *name, const Node *v, bool allow_empty, Template *ret, bool *ret_has_vars) {
         const char *s = need_scalar(x, name, v, "a string");
         _cleanup_free_ char *msg = NULL;
         TemplateRef *refs = NULL;
@@ -523,8 +568,8 @@ static int need_template(Ctx *x, RuleAux *aux, const char *name, const Node *v, 
                         return -ENOMEM;
                 }
                 aux->label_refs = a;
-                a[aux->n_label_refs++] = (LabelRef) { .label = TAKE_PTR(refs[i].label),
-                                                      .loc = node_value_location(v, refs[i].offset) };
+                a[aux->n_label_refs++] = (LabelRef){ .label = TAKE_PTR(refs[i].label),
+                                                     .loc = node_value_location(v, refs[i].offset) };
         }
         template_refs_free(refs, n_refs);
         free(ret->text);
@@ -568,8 +613,12 @@ static int parse_source_labels(Ctx *x, SourceConfig *src, const Node *v) {
                         continue;
                 }
                 if (startswith(k->value, "__") || streq(k->value, "source")) {
-                        err_at(x, k->loc, "label '%s' is reserved (%s)", k->value,
-                               streq(k->value, "source") ? "homeostat sets source=\"<name>\" itself" : "names starting with '__' are internal");
+                        err_at(x,
+                               k->loc,
+                               "label '%s' is reserved (%s)",
+                               k->value,
+                               streq(k->value, "source") ? "homeostat sets source=\"<name>\" itself"
+                                                         : "names starting with '__' are internal");
                         continue;
                 }
                 s = need_scalar(x, k->value, val, "a string");
@@ -603,14 +652,16 @@ static int parse_source(Ctx *x, const Node *m) {
         int r;
 
         if (m->kind != NODE_MAPPING) {
-                err_at(x, m->loc, "a source must be a mapping with 'name' and one of prometheus, systemd, http_probe, listen; got %s",
+                err_at(x,
+                       m->loc,
+                       "a source must be a mapping with 'name' and one of prometheus, systemd, http_probe, listen; got %s",
                        node_kind_to_string(m));
                 return 0;
         }
         r = grow((void **) &c->sources, &b->sources_alloc, c->n_sources + 1, sizeof(SourceConfig));
         if (r < 0)
                 return r;
-        r = grow((void **) &b->source_name_locs, &(size_t) { c->n_sources }, c->n_sources + 1, sizeof(Location));
+        r = grow((void **) &b->source_name_locs, &(size_t){ c->n_sources }, c->n_sources + 1, sizeof(Location));
         if (r < 0)
                 return r;
         src = &c->sources[c->n_sources++];
@@ -642,12 +693,15 @@ static int parse_source(Ctx *x, const Node *m) {
                                 if (!src->units)
                                         return -ENOMEM;
                                 for (size_t j = 0; j < v->n_items; j++) {
-                                        const char *u = need_scalar(x, "systemd", v->items[j], "a unit name or glob");
+                                        const char *u = need_scalar(
+                                                x, "systemd", v->items[j], "a unit name or glob");
                                         if (!u)
                                                 continue;
                                         if (!unit_glob_is_valid(u)) {
-                                                err_at(x, v->items[j]->loc,
-                                                       "'%s' is not a unit name or glob (expected e.g. api.service or worker@*.service)", u);
+                                                err_at(x,
+                                                       v->items[j]->loc,
+                                                       "'%s' is not a unit name or glob (expected e.g. api.service or worker@*.service)",
+                                                       u);
                                                 continue;
                                         }
                                         src->units[src->n_units] = strdup(u);
@@ -678,8 +732,11 @@ static int parse_source(Ctx *x, const Node *m) {
                         return r;
                 if (kind != _SOURCE_KIND_MAX) {
                         if (kind_node)
-                                err_at(x, m->pairs[i].key->loc, "a source has exactly one of prometheus, systemd, http_probe, listen; "
-                                                                "this one already has '%s'", kind_node->value);
+                                err_at(x,
+                                       m->pairs[i].key->loc,
+                                       "a source has exactly one of prometheus, systemd, http_probe, listen; "
+                                       "this one already has '%s'",
+                                       kind_node->value);
                         else {
                                 kind_node = m->pairs[i].key;
                                 src->kind = kind;
@@ -689,20 +746,30 @@ static int parse_source(Ctx *x, const Node *m) {
         if (!src->name)
                 missing_key(x, m, "source", "name", NULL);
         if (!kind_node)
-                err_at(x, m->loc, "source%s%s%s needs one of prometheus: URL, systemd: [units], http_probe: URL, listen: PATH",
-                       src->name ? " '" : "", strempty(src->name), src->name ? "'" : "");
+                err_at(x,
+                       m->loc,
+                       "source%s%s%s needs one of prometheus: URL, systemd: [units], http_probe: URL, listen: PATH",
+                       src->name ? " '" : "",
+                       strempty(src->name),
+                       src->name ? "'" : "");
         if (!has_timeout)
                 src->timeout_usec = MIN(src->interval_usec, 5 * USEC_PER_SEC);
         else if (src->timeout_usec > src->interval_usec) {
                 char a[DURATION_MAX], bb[DURATION_MAX];
-                warn_at(x, timeout_loc, "timeout %s is longer than the interval %s: a slow %s overlaps the next one",
-                        format_duration(a, sizeof(a), src->timeout_usec), format_duration(bb, sizeof(bb), src->interval_usec),
+                warn_at(x,
+                        timeout_loc,
+                        "timeout %s is longer than the interval %s: a slow %s overlaps the next one",
+                        format_duration(a, sizeof(a), src->timeout_usec),
+                        format_duration(bb, sizeof(bb), src->interval_usec),
                         src->kind == SOURCE_HTTP_PROBE ? "probe" : "scrape");
         }
         if (has_interval && src->interval_usec < USEC_PER_SEC) {
                 char a[DURATION_MAX];
-                warn_at(x, interval_loc, "interval %s is shorter than 1s: this costs CPU on every host and rarely detects "
-                                         "anything sooner", format_duration(a, sizeof(a), src->interval_usec));
+                warn_at(x,
+                        interval_loc,
+                        "interval %s is shorter than 1s: this costs CPU on every host and rarely detects "
+                        "anything sooner",
+                        format_duration(a, sizeof(a), src->interval_usec));
         }
         b->source_name_locs[c->n_sources - 1] = name_loc;
         return 0;
@@ -712,8 +779,9 @@ static int parse_source(Ctx *x, const Node *m) {
 
 static const char *const notifier_keys[] = { "name", "kind", "url", "url_file", "url_credential", NULL };
 static const char *const notifier_kind_names[_NOTIFIER_KIND_MAX] = {
-        [NOTIFIER_SLACK] = "slack",     [NOTIFIER_MATTERMOST] = "mattermost", [NOTIFIER_TEAMS] = "teams",
-        [NOTIFIER_DISCORD] = "discord", [NOTIFIER_WEBHOOK] = "webhook",       [NOTIFIER_ALERTMANAGER] = "alertmanager",
+        [NOTIFIER_SLACK] = "slack",     [NOTIFIER_MATTERMOST] = "mattermost",
+        [NOTIFIER_TEAMS] = "teams",     [NOTIFIER_DISCORD] = "discord",
+        [NOTIFIER_WEBHOOK] = "webhook", [NOTIFIER_ALERTMANAGER] = "alertmanager",
 };
 
 static int parse_notifier(Ctx *x, const Node *m) {
@@ -726,14 +794,20 @@ static int parse_notifier(Ctx *x, const Node *m) {
         int r;
 
         if (m->kind != NODE_MAPPING) {
-                err_at(x, m->loc, "a notifier must be a mapping with name, kind and url_credential (or url, url_file); got %s",
+                err_at(x,
+                       m->loc,
+                       "a notifier must be a mapping with name, kind and url_credential (or url, url_file); got %s",
                        node_kind_to_string(m));
                 return 0;
         }
         r = grow((void **) &c->notifiers, &b->notifiers_alloc, c->n_notifiers + 1, sizeof(NotifierConfig));
         if (r < 0)
                 return r;
-        r = grow((void **) &b->notifier_name_locs, &(size_t) { c->n_notifiers }, c->n_notifiers + 1, sizeof(Location));
+        r = grow(
+                (void **) &b->notifier_name_locs,
+                &(size_t){ c->n_notifiers },
+                c->n_notifiers + 1,
+                sizeof(Location));
         if (r < 0)
                 return r;
         n = &c->notifiers[c->n_notifiers++];
@@ -759,7 +833,8 @@ static int parse_notifier(Ctx *x, const Node *m) {
                         from = URL_FROM_LITERAL;
                         r = need_url(x, k, v, &val);
                         if (r >= 0)
-                                warn_at(x, m->pairs[i].key->loc,
+                                warn_at(x,
+                                        m->pairs[i].key->loc,
                                         "the webhook URL is a secret but sits in the rule file; use url_credential: NAME "
                                         "(systemd LoadCredential=) or url_file: PATH instead");
                 } else if (streq(k, "url_file")) {
@@ -773,8 +848,10 @@ static int parse_notifier(Ctx *x, const Node *m) {
                         else {
                                 for (const char *p = s; *p && r == 0; p++)
                                         if (!name_char_ok(*p, true)) {
-                                                err_at(x, node_value_location(v, (size_t) (p - s)),
-                                                       "credential name '%s' may only contain letters, digits, '_', '.' and '-'", s);
+                                                err_at(x,
+                                                       node_value_location(v, (size_t) (p - s)),
+                                                       "credential name '%s' may only contain letters, digits, '_', '.' and '-'",
+                                                       s);
                                                 r = -EINVAL;
                                         }
                                 if (r == 0 && !*s) {
@@ -790,7 +867,9 @@ static int parse_notifier(Ctx *x, const Node *m) {
                         return r;
                 if (from != _URL_FROM_MAX) {
                         if (url_key)
-                                err_at(x, m->pairs[i].key->loc, "a notifier has exactly one of url, url_file, url_credential; this one already has '%s'",
+                                err_at(x,
+                                       m->pairs[i].key->loc,
+                                       "a notifier has exactly one of url, url_file, url_credential; this one already has '%s'",
                                        url_key->value);
                         else {
                                 url_key = m->pairs[i].key;
@@ -804,10 +883,15 @@ static int parse_notifier(Ctx *x, const Node *m) {
         if (!n->name)
                 missing_key(x, m, "notifier", "name", NULL);
         if (!has_kind && !node_get(m, "kind"))
-                missing_key(x, m, "notifier", "kind", "slack, mattermost, teams, discord, webhook or alertmanager");
+                missing_key(
+                        x, m, "notifier", "kind", "slack, mattermost, teams, discord, webhook or alertmanager");
         if (!url_key)
-                err_at(x, m->loc, "notifier%s%s%s needs one of url_credential: NAME, url_file: PATH or url: URL",
-                       n->name ? " '" : "", strempty(n->name), n->name ? "'" : "");
+                err_at(x,
+                       m->loc,
+                       "notifier%s%s%s needs one of url_credential: NAME, url_file: PATH or url: URL",
+                       n->name ? " '" : "",
+                       strempty(n->name),
+                       n->name ? "'" : "");
         b->notifier_name_locs[c->n_notifiers - 1] = name_loc;
         return 0;
 }
@@ -815,8 +899,8 @@ static int parse_notifier(Ctx *x, const Node *m) {
 /* ---- detectors ---- */
 
 static const char *const detector_kind_names[_DETECTOR_KIND_MAX] = {
-        [DETECTOR_EWMA] = "ewma",       [DETECTOR_SEASONAL] = "seasonal", [DETECTOR_THRESHOLD] = "threshold",
-        [DETECTOR_CUSUM] = "cusum",     [DETECTOR_BURNRATE] = "burnrate", [DETECTOR_TREND] = "trend",
+        [DETECTOR_EWMA] = "ewma",   [DETECTOR_SEASONAL] = "seasonal", [DETECTOR_THRESHOLD] = "threshold",
+        [DETECTOR_CUSUM] = "cusum", [DETECTOR_BURNRATE] = "burnrate", [DETECTOR_TREND] = "trend",
 };
 static const char *const direction_names[_DIRECTION_MAX] = {
         [DIRECTION_BOTH] = "both",
@@ -856,7 +940,8 @@ static void kinds_to_string(unsigned kinds, char *buf, size_t size) {
         buf[0] = 0;
         for (DetectorKind k = 0; k < _DETECTOR_KIND_MAX; k++)
                 if (kinds & DK(k)) {
-                        int n = snprintf(buf + off, size - off, "%s%s", off ? ", " : "", detector_kind_names[k]);
+                        int n = snprintf(
+                                buf + off, size - off, "%s%s", off ? ", " : "", detector_kind_names[k]);
                         if (n < 0 || (size_t) n >= size - off)
                                 return;
                         off += (size_t) n;
@@ -900,7 +985,10 @@ static int parse_period(Ctx *x, DetectorSpec *d, const Node *v) {
         if (!need_list(x, "period", v, "1d or [1d, 1w]"))
                 return -EINVAL;
         if (v->n_items == 0 || v->n_items > SEASONAL_PERIODS_MAX) {
-                err_at(x, v->loc, "'period' takes one or %d durations, e.g. [1d, 1w]; got %zu", SEASONAL_PERIODS_MAX,
+                err_at(x,
+                       v->loc,
+                       "'period' takes one or %d durations, e.g. [1d, 1w]; got %zu",
+                       SEASONAL_PERIODS_MAX,
                        v->n_items);
                 return -EINVAL;
         }
@@ -921,7 +1009,10 @@ static int parse_windows(Ctx *x, DetectorSpec *d, const Node *v) {
         if (!need_list(x, "windows", v, "[[1h, 5m, 14.4], [6h, 30m, 6]]"))
                 return -EINVAL;
         if (v->n_items == 0 || v->n_items > BURN_WINDOWS_MAX) {
-                err_at(x, v->loc, "'windows' takes 1 to %d entries of [long, short, factor]; got %zu", BURN_WINDOWS_MAX,
+                err_at(x,
+                       v->loc,
+                       "'windows' takes 1 to %d entries of [long, short, factor]; got %zu",
+                       BURN_WINDOWS_MAX,
                        v->n_items);
                 return -EINVAL;
         }
@@ -937,7 +1028,9 @@ static int parse_windows(Ctx *x, DetectorSpec *d, const Node *v) {
                     need_number(x, "windows", w->items[2], &bw.factor) < 0)
                         return -EINVAL;
                 if (bw.short_usec >= bw.long_usec) {
-                        err_at(x, w->items[1]->loc, "the short window must be shorter than the long window ([long, short, factor])");
+                        err_at(x,
+                               w->items[1]->loc,
+                               "the short window must be shorter than the long window ([long, short, factor])");
                         return -EINVAL;
                 }
                 if (bw.factor <= 0) {
@@ -1033,17 +1126,29 @@ static int parse_detector(Ctx *x, Rule *rule, RuleAux *aux, const Node *m, bool 
                                 _cleanup_strbuf_ StrBuf list = STRBUF_INIT;
                                 for (size_t j = 0; j < ELEMENTSOF(detector_keys); j++)
                                         if (detector_keys[j].kinds & DK(d->kind))
-                                                strbuf_printf(&list, "%s%s", list.len ? ", " : "", detector_keys[j].key);
-                                err_at(x, key->loc, "unknown key '%s' in a %s detector (its keys: %s)", k,
-                                       detector_kind_names[d->kind], strbuf_str(&list));
+                                                strbuf_printf(
+                                                        &list,
+                                                        "%s%s",
+                                                        list.len ? ", " : "",
+                                                        detector_keys[j].key);
+                                err_at(x,
+                                       key->loc,
+                                       "unknown key '%s' in a %s detector (its keys: %s)",
+                                       k,
+                                       detector_kind_names[d->kind],
+                                       strbuf_str(&list));
                         }
                         continue;
                 }
                 if (!(kinds & DK(d->kind))) {
                         char buf[128];
                         kinds_to_string(kinds, buf, sizeof(buf));
-                        err_at(x, key->loc, "'%s' does not apply to a %s detector (it is for %s)", k,
-                               detector_kind_names[d->kind], buf);
+                        err_at(x,
+                               key->loc,
+                               "'%s' does not apply to a %s detector (it is for %s)",
+                               k,
+                               detector_kind_names[d->kind],
+                               buf);
                         continue;
                 }
                 r = 0;
@@ -1052,8 +1157,11 @@ static int parse_detector(Ctx *x, Rule *rule, RuleAux *aux, const Node *m, bool 
                 else if (streq(k, "threshold")) {
                         r = need_number(x, k, v, &d->threshold);
                         if (r >= 0 && (d->threshold <= 0 || d->threshold > 1000)) {
-                                err_at(x, v->loc, "'threshold' is in robust standard deviations and must be greater than 0 "
-                                                  "(and at most 1000); got %s", v->value);
+                                err_at(x,
+                                       v->loc,
+                                       "'threshold' is in robust standard deviations and must be greater than 0 "
+                                       "(and at most 1000); got %s",
+                                       v->value);
                                 r = -EINVAL;
                         }
                 } else if (streq(k, "direction")) {
@@ -1071,7 +1179,9 @@ static int parse_detector(Ctx *x, Rule *rule, RuleAux *aux, const Node *m, bool 
                 else if (streq(k, "drift")) {
                         r = need_number(x, k, v, &d->drift);
                         if (r >= 0 && (d->drift < 0 || d->drift > 100)) {
-                                err_at(x, v->loc, "'drift' is in standard deviations and must be between 0 and 100; got %s",
+                                err_at(x,
+                                       v->loc,
+                                       "'drift' is in standard deviations and must be between 0 and 100; got %s",
                                        v->value);
                                 r = -EINVAL;
                         }
@@ -1090,7 +1200,9 @@ static int parse_detector(Ctx *x, Rule *rule, RuleAux *aux, const Node *m, bool 
                 } else if (streq(k, "objective")) {
                         r = need_number(x, k, v, &d->objective);
                         if (r >= 0 && (d->objective <= 0 || d->objective >= 100)) {
-                                err_at(x, v->loc, "'objective' is a percentage between 0 and 100 (exclusive), e.g. 99.9; got %s",
+                                err_at(x,
+                                       v->loc,
+                                       "'objective' is a percentage between 0 and 100 (exclusive), e.g. 99.9; got %s",
                                        v->value);
                                 r = -EINVAL;
                         }
@@ -1116,7 +1228,8 @@ static int parse_detector(Ctx *x, Rule *rule, RuleAux *aux, const Node *m, bool 
                 if (d->resolution_usec > 0)
                         for (size_t i = 0; i < d->n_periods; i++)
                                 if (d->resolution_usec >= d->periods_usec[i]) {
-                                        err_at(x, node_get(m, "resolution")->loc,
+                                        err_at(x,
+                                               node_get(m, "resolution")->loc,
                                                "'resolution' (the phase bin width) must be shorter than the period");
                                         break;
                                 }
@@ -1125,7 +1238,11 @@ static int parse_detector(Ctx *x, Rule *rule, RuleAux *aux, const Node *m, bool 
                 if (!d->has_above && !d->has_below && !node_get(m, "above") && !node_get(m, "below"))
                         err_at(x, m->loc, "a threshold detector needs 'above', 'below' or both");
                 else if (d->has_above && d->has_below && d->below >= d->above)
-                        err_at(x, node_get(m, "below")->loc, "'below' (%g) must be less than 'above' (%g)", d->below, d->above);
+                        err_at(x,
+                               node_get(m, "below")->loc,
+                               "'below' (%g) must be less than 'above' (%g)",
+                               d->below,
+                               d->above);
                 break;
         case DETECTOR_BURNRATE:
                 if (!node_get(m, "errors"))
@@ -1135,8 +1252,8 @@ static int parse_detector(Ctx *x, Rule *rule, RuleAux *aux, const Node *m, bool 
                 if (!has_objective && !node_get(m, "objective"))
                         missing_key(x, m, "burnrate detector", "objective", "the SLO in percent, e.g. 99.9");
                 if (d->n_windows == 0 && !node_get(m, "windows")) {
-                        d->windows[0] = (BurnWindow) { USEC_PER_HOUR, 5 * USEC_PER_MINUTE, 14.4 };
-                        d->windows[1] = (BurnWindow) { 6 * USEC_PER_HOUR, 30 * USEC_PER_MINUTE, 6 };
+                        d->windows[0] = (BurnWindow){ USEC_PER_HOUR, 5 * USEC_PER_MINUTE, 14.4 };
+                        d->windows[1] = (BurnWindow){ 6 * USEC_PER_HOUR, 30 * USEC_PER_MINUTE, 6 };
                         d->n_windows = 2;
                 }
                 break;
@@ -1156,9 +1273,9 @@ static int parse_detector(Ctx *x, Rule *rule, RuleAux *aux, const Node *m, bool 
 /* ---- remediation steps ---- */
 
 static const char *const action_names[_ACTION_KIND_MAX] = {
-        [ACTION_RESTART] = "restart", [ACTION_RELOAD] = "reload",   [ACTION_TRY_RESTART] = "try-restart",
-        [ACTION_STOP] = "stop",       [ACTION_START] = "start",     [ACTION_KILL] = "kill",
-        [ACTION_LIMIT] = "limit",     [ACTION_EXEC] = "exec",       [ACTION_HAPROXY] = "haproxy",
+        [ACTION_RESTART] = "restart", [ACTION_RELOAD] = "reload",       [ACTION_TRY_RESTART] = "try-restart",
+        [ACTION_STOP] = "stop",       [ACTION_START] = "start",         [ACTION_KILL] = "kill",
+        [ACTION_LIMIT] = "limit",     [ACTION_EXEC] = "exec",           [ACTION_HAPROXY] = "haproxy",
         [ACTION_REDIS] = "redis",     [ACTION_MEMCACHED] = "memcached", [ACTION_HTTP] = "http",
 };
 static const char *const haproxy_state_names[_HAPROXY_STATE_MAX] = {
@@ -1169,9 +1286,9 @@ static const char *const haproxy_state_names[_HAPROXY_STATE_MAX] = {
 
 #define AK(k) (1U << (k))
 #define AK_ALL ((1U << _ACTION_KIND_MAX) - 1)
-#define AK_UNIT                                                                                              \
-        (AK(ACTION_RESTART) | AK(ACTION_RELOAD) | AK(ACTION_TRY_RESTART) | AK(ACTION_STOP) | AK(ACTION_START) | \
-         AK(ACTION_KILL) | AK(ACTION_LIMIT))
+#define AK_UNIT                                                                              \
+        (AK(ACTION_RESTART) | AK(ACTION_RELOAD) | AK(ACTION_TRY_RESTART) | AK(ACTION_STOP) | \
+         AK(ACTION_START) | AK(ACTION_KILL) | AK(ACTION_LIMIT))
 #define AK_SOCKET (AK(ACTION_HAPROXY) | AK(ACTION_REDIS) | AK(ACTION_MEMCACHED))
 static const struct {
         const char *key;
@@ -1208,12 +1325,14 @@ static const struct {
         const char *name;
         int number;
 } signal_table[] = {
-        { "HUP", SIGHUP },     { "INT", SIGINT },       { "QUIT", SIGQUIT }, { "ILL", SIGILL },   { "TRAP", SIGTRAP },
-        { "ABRT", SIGABRT },   { "BUS", SIGBUS },       { "FPE", SIGFPE },   { "KILL", SIGKILL }, { "USR1", SIGUSR1 },
-        { "SEGV", SIGSEGV },   { "USR2", SIGUSR2 },     { "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
-        { "CHLD", SIGCHLD },   { "CONT", SIGCONT },     { "STOP", SIGSTOP }, { "TSTP", SIGTSTP }, { "TTIN", SIGTTIN },
-        { "TTOU", SIGTTOU },   { "URG", SIGURG },       { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM },
-        { "PROF", SIGPROF },   { "WINCH", SIGWINCH },   { "IO", SIGIO },     { "PWR", SIGPWR },   { "SYS", SIGSYS },
+        { "HUP", SIGHUP },       { "INT", SIGINT },   { "QUIT", SIGQUIT },   { "ILL", SIGILL },
+        { "TRAP", SIGTRAP },     { "ABRT", SIGABRT }, { "BUS", SIGBUS },     { "FPE", SIGFPE },
+        { "KILL", SIGKILL },     { "USR1", SIGUSR1 }, { "SEGV", SIGSEGV },   { "USR2", SIGUSR2 },
+        { "PIPE", SIGPIPE },     { "ALRM", SIGALRM }, { "TERM", SIGTERM },   { "CHLD", SIGCHLD },
+        { "CONT", SIGCONT },     { "STOP", SIGSTOP }, { "TSTP", SIGTSTP },   { "TTIN", SIGTTIN },
+        { "TTOU", SIGTTOU },     { "URG", SIGURG },   { "XCPU", SIGXCPU },   { "XFSZ", SIGXFSZ },
+        { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH }, { "IO", SIGIO },
+        { "PWR", SIGPWR },       { "SYS", SIGSYS },
 };
 
 static int parse_signal(Ctx *x, const Node *v, int *ret) {
@@ -1239,10 +1358,17 @@ static int parse_signal(Ctx *x, const Node *v, int *ret) {
         for (size_t i = 0; i < ELEMENTSOF(signal_table); i++)
                 if (strcasecmp(startswith(s, "sig") ?: startswith(s, "Sig") ?: s, signal_table[i].name) == 0 ||
                     strcasecmp(s, signal_table[i].name) == 0) {
-                        err_at(x, v->loc, "unknown signal '%s'; signal names are upper case: SIG%s", s, signal_table[i].name);
+                        err_at(x,
+                               v->loc,
+                               "unknown signal '%s'; signal names are upper case: SIG%s",
+                               s,
+                               signal_table[i].name);
                         return -EINVAL;
                 }
-        err_at(x, v->loc, "unknown signal '%s' (expected a name such as SIGTERM, SIGKILL, SIGHUP or a number 1-64)", s);
+        err_at(x,
+               v->loc,
+               "unknown signal '%s' (expected a name such as SIGTERM, SIGKILL, SIGHUP or a number 1-64)",
+               s);
         return -EINVAL;
 }
 
@@ -1298,9 +1424,13 @@ static int parse_bytes(Ctx *x, const char *name, const Node *v, uint64_t *ret) {
                         shift = units[i].shift;
                         len--;
                 }
-        if (len == 0 || s[0] < '0' || s[0] > '9' || parse_double(s, len, &d) < 0 || !isfinite(d) || strpbrk(s, "eE")) {
-                err_at(x, v->loc, "'%s': '%s' is not a size (use bytes or K, M, G, T with base 1024, e.g. 512M, or infinity)",
-                       name, s);
+        if (len == 0 || s[0] < '0' || s[0] > '9' || parse_double(s, len, &d) < 0 || !isfinite(d) ||
+            strpbrk(s, "eE")) {
+                err_at(x,
+                       v->loc,
+                       "'%s': '%s' is not a size (use bytes or K, M, G, T with base 1024, e.g. 512M, or infinity)",
+                       name,
+                       s);
                 return -EINVAL;
         }
         d = ldexp(d, (int) shift);
@@ -1328,12 +1458,14 @@ static int parse_headers(Ctx *x, RuleAux *aux, Step *s, const Node *v) {
                 int r;
 
                 for (const char *c = k->value; *c && !bad; c++)
-                        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                              strchr("!#$%&'*+-.^_`|~", *c)))
+                        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                              (*c >= '0' && *c <= '9') || strchr("!#$%&'*+-.^_`|~", *c)))
                                 bad = c;
                 if (bad || !*k->value) {
-                        err_at(x, bad ? node_value_location(k, (size_t) (bad - k->value)) : k->loc,
-                               "'%s' is not an HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)", k->value);
+                        err_at(x,
+                               bad ? node_value_location(k, (size_t) (bad - k->value)) : k->loc,
+                               "'%s' is not an HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)",
+                               k->value);
                         continue;
                 }
                 HttpHeader *h = &s->headers[s->n_headers];
@@ -1358,7 +1490,9 @@ static int parse_expect(Ctx *x, Step *s, const Node *v) {
                 items = (const Node *const *) v->items;
                 n = v->n_items;
                 if (n == 0) {
-                        err_at(x, v->loc, "'expect' needs at least one HTTP status (leave it out to accept any 2xx)");
+                        err_at(x,
+                               v->loc,
+                               "'expect' needs at least one HTTP status (leave it out to accept any 2xx)");
                         return -EINVAL;
                 }
         }
@@ -1414,7 +1548,9 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
         int r;
 
         if (m->kind != NODE_MAPPING) {
-                err_at(x, m->loc, "a remediation step must be a mapping with 'action' and its keys, not %s",
+                err_at(x,
+                       m->loc,
+                       "a remediation step must be a mapping with 'action' and its keys, not %s",
                        node_kind_to_string(m));
                 return 0;
         }
@@ -1430,8 +1566,12 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
 
         action_node = node_get(m, "action");
         if (!action_node) {
-                missing_key(x, m, "remediation step", "action",
-                            "restart, reload, try-restart, stop, start, kill, limit, exec, haproxy, redis, memcached or http");
+                missing_key(
+                        x,
+                        m,
+                        "remediation step",
+                        "action",
+                        "restart, reload, try-restart, stop, start, kill, limit, exec, haproxy, redis, memcached or http");
                 return 0;
         }
         r = need_enum(x, "action", action_node, action_names, _ACTION_KIND_MAX);
@@ -1465,12 +1605,22 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
                                 sug = nearest(k, all);
                         }
                         if (sug)
-                                err_at(x, key->loc, "unknown key '%s' in a %s step; did you mean '%s'?", k, an, sug);
+                                err_at(x,
+                                       key->loc,
+                                       "unknown key '%s' in a %s step; did you mean '%s'?",
+                                       k,
+                                       an,
+                                       sug);
                         else {
                                 _cleanup_strbuf_ StrBuf list = STRBUF_INIT;
                                 for (size_t j = 0; known[j]; j++)
                                         strbuf_printf(&list, "%s%s", j ? ", " : "", known[j]);
-                                err_at(x, key->loc, "unknown key '%s' in a %s step (its keys: %s)", k, an, strbuf_str(&list));
+                                err_at(x,
+                                       key->loc,
+                                       "unknown key '%s' in a %s step (its keys: %s)",
+                                       k,
+                                       an,
+                                       strbuf_str(&list));
                         }
                         continue;
                 }
@@ -1479,7 +1629,12 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
                         for (ActionKind a = 0; a < _ACTION_KIND_MAX; a++)
                                 if (actions & AK(a))
                                         strbuf_printf(&list, "%s%s", list.len ? ", " : "", action_names[a]);
-                        err_at(x, key->loc, "'%s' does not apply to a %s step (it is for %s)", k, an, strbuf_str(&list));
+                        err_at(x,
+                               key->loc,
+                               "'%s' does not apply to a %s step (it is for %s)",
+                               k,
+                               an,
+                               strbuf_str(&list));
                         continue;
                 }
                 r = 0;
@@ -1512,8 +1667,10 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
                                                 continue;
                                         }
                                         if (AK_UNIT & AK(s->action) && !unit_glob_is_valid(g)) {
-                                                err_at(x, v->items[j]->loc,
-                                                       "'%s' is not a unit name glob (e.g. \"api-*.service\")", g);
+                                                err_at(x,
+                                                       v->items[j]->loc,
+                                                       "'%s' is not a unit name glob (e.g. \"api-*.service\")",
+                                                       g);
                                                 continue;
                                         }
                                         s->targets[s->n_targets] = strdup(g);
@@ -1526,17 +1683,24 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
                         if (r == 0 && !has_vars && !s->unit.templated && !unit_name_is_valid(s->unit.text)) {
                                 char with[300];
                                 snprintf(with, sizeof(with), "%s.service", s->unit.text);
-                                if (!strchr(s->unit.text, '.') && strlen(s->unit.text) < 250 && unit_name_is_valid(with))
-                                        err_at(x, v->loc, "'%s' is not a full unit name; did you mean '%s.service'?",
-                                               s->unit.text, s->unit.text);
+                                if (!strchr(s->unit.text, '.') && strlen(s->unit.text) < 250 &&
+                                    unit_name_is_valid(with))
+                                        err_at(x,
+                                               v->loc,
+                                               "'%s' is not a full unit name; did you mean '%s.service'?",
+                                               s->unit.text,
+                                               s->unit.text);
                                 else
-                                        err_at(x, v->loc,
+                                        err_at(x,
+                                               v->loc,
                                                "'%s' is not a valid unit name (letters, digits, ':_.\\-@', a suffix such as .service, at most 255 characters)",
                                                s->unit.text);
                                 r = -EINVAL;
                         }
                         if (r == 0 && n_notes < ELEMENTSOF(notes))
-                                notes[n_notes++] = (TargetNote) { "unit", v->loc, has_vars, has_vars ? NULL : s->unit.text };
+                                notes[n_notes++] = (TargetNote){
+                                        "unit", v->loc, has_vars, has_vars ? NULL : s->unit.text
+                                };
                 } else if (streq(k, "signal"))
                         r = parse_signal(x, v, &s->signal);
                 else if (streq(k, "cpu_quota")) {
@@ -1573,19 +1737,22 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
                                         return -ENOMEM;
                                 for (size_t j = 0; j < v->n_items; j++) {
                                         bool hv = false;
-                                        r = need_template(x, aux, "argv", v->items[j], true, &s->argv[s->n_argv], &hv);
+                                        r = need_template(
+                                                x, aux, "argv", v->items[j], true, &s->argv[s->n_argv], &hv);
                                         if (r == -ENOMEM)
                                                 return r;
                                         if (r < 0)
                                                 continue;
                                         Template *t = &s->argv[s->n_argv++];
                                         if (j == 0 && (t->templated || t->text[0] != '/')) {
-                                                err_at(x, v->items[j]->loc,
+                                                err_at(x,
+                                                       v->items[j]->loc,
                                                        "argv[0] must be the program as an absolute path (no templates; exec runs no shell and searches no PATH)");
                                                 continue;
                                         }
                                         if (hv && n_notes < ELEMENTSOF(notes))
-                                                notes[n_notes++] = (TargetNote) { "argv", v->items[j]->loc, true, NULL };
+                                                notes[n_notes++] =
+                                                        (TargetNote){ "argv", v->items[j]->loc, true, NULL };
                                 }
                                 r = 0;
                         }
@@ -1597,8 +1764,11 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
                         else
                                 r = need_address(x, k, v, &s->address);
                         if (conn_key)
-                                err_at(x, key->loc, "a %s step has exactly one of 'socket' and 'address'; this one already has '%s'",
-                                       an, conn_key->value);
+                                err_at(x,
+                                       key->loc,
+                                       "a %s step has exactly one of 'socket' and 'address'; this one already has '%s'",
+                                       an,
+                                       conn_key->value);
                         else
                                 conn_key = key;
                 } else if (streq(k, "server")) {
@@ -1610,12 +1780,17 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
                                         if (*c <= ' ' || *c == ';' || *c == 0x7F)
                                                 ok = false;
                                 if (!ok) {
-                                        err_at(x, v->loc, "'server' must be BACKEND/SERVER (no spaces or ';'), e.g. api/web1; got '%s'", t);
+                                        err_at(x,
+                                               v->loc,
+                                               "'server' must be BACKEND/SERVER (no spaces or ';'), e.g. api/web1; got '%s'",
+                                               t);
                                         r = -EINVAL;
                                 }
                         }
                         if (r == 0 && n_notes < ELEMENTSOF(notes))
-                                notes[n_notes++] = (TargetNote) { "server", v->loc, has_vars, has_vars ? NULL : s->server.text };
+                                notes[n_notes++] = (TargetNote){
+                                        "server", v->loc, has_vars, has_vars ? NULL : s->server.text
+                                };
                 } else if (streq(k, "state")) {
                         r = need_enum(x, "haproxy state", v, haproxy_state_names, _HAPROXY_STATE_MAX);
                         if (r >= 0)
@@ -1641,7 +1816,9 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
                         if (r == 0)
                                 for (const unsigned char *c = (const unsigned char *) s->pattern; *c; c++)
                                         if (*c <= ' ' || *c == 0x7F) {
-                                                err_at(x, node_value_location(v, (size_t) ((const char *) c - s->pattern)),
+                                                err_at(x,
+                                                       node_value_location(
+                                                               v, (size_t) ((const char *) c - s->pattern)),
                                                        "'pattern' must not contain white space or control characters");
                                                 r = -EINVAL;
                                                 break;
@@ -1651,11 +1828,15 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
                         if (r == 0 && !has_vars)
                                 r = check_url(x, k, v, s->url.text);
                         else if (r == 0 && !startswith(s->url.text, "http://") && !startswith(s->url.text, "https://")) {
-                                err_at(x, v->loc, "'url' must start with http:// or https:// (templates may fill in the rest)");
+                                err_at(x,
+                                       v->loc,
+                                       "'url' must start with http:// or https:// (templates may fill in the rest)");
                                 r = -EINVAL;
                         }
                         if (r == 0 && n_notes < ELEMENTSOF(notes))
-                                notes[n_notes++] = (TargetNote) { "url", v->loc, has_vars, has_vars ? NULL : s->url.text };
+                                notes[n_notes++] = (TargetNote){
+                                        "url", v->loc, has_vars, has_vars ? NULL : s->url.text
+                                };
                 } else if (streq(k, "method"))
                         r = parse_method(x, s, v);
                 else if (streq(k, "headers"))
@@ -1672,7 +1853,9 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
         switch (s->action) {
         case ACTION_LIMIT:
                 if (!limit_any)
-                        err_at(x, m->loc, "a limit step needs at least one of cpu_quota, memory_high, io_weight, tasks_max");
+                        err_at(x,
+                               m->loc,
+                               "a limit step needs at least one of cpu_quota, memory_high, io_weight, tasks_max");
                 if (s->max_hold_usec == 0)
                         s->max_hold_usec = USEC_PER_HOUR;
                 _fallthrough_;
@@ -1683,7 +1866,12 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
         case ACTION_START:
         case ACTION_KILL:
                 if (!node_get(m, "unit"))
-                        missing_key(x, m, "a remediation step", "unit", "the systemd unit to act on, e.g. api.service");
+                        missing_key(
+                                x,
+                                m,
+                                "a remediation step",
+                                "unit",
+                                "the systemd unit to act on, e.g. api.service");
                 break;
         case ACTION_EXEC:
                 if (!node_get(m, "argv"))
@@ -1695,14 +1883,19 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
                 if (!node_get(m, "server"))
                         missing_key(x, m, "a haproxy step", "server", "BACKEND/SERVER, e.g. api/web1");
                 if (!has_state && !has_weight)
-                        err_at(x, m->loc, "a haproxy step needs 'state' (drain, maint, ready) or 'weight' (0-256)");
+                        err_at(x,
+                               m->loc,
+                               "a haproxy step needs 'state' (drain, maint, ready) or 'weight' (0-256)");
                 if (s->max_hold_usec == 0)
                         s->max_hold_usec = USEC_PER_HOUR;
                 _fallthrough_;
         case ACTION_REDIS:
         case ACTION_MEMCACHED:
                 if (!conn_key)
-                        err_at(x, m->loc, "a %s step needs 'socket' (a unix socket path) or 'address' (HOST:PORT)", an);
+                        err_at(x,
+                               m->loc,
+                               "a %s step needs 'socket' (a unix socket path) or 'address' (HOST:PORT)",
+                               an);
                 break;
         case ACTION_HTTP:
                 if (!node_get(m, "url"))
@@ -1717,8 +1910,11 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
         }
         if (sa->has_settle && s->settle_usec >= s->verify_usec) {
                 char a[DURATION_MAX], bb[DURATION_MAX];
-                err_at(x, sa->settle_loc, "'settle' (%s) must be shorter than the step's 'verify' (%s): the step could never pass",
-                       format_duration(a, sizeof(a), s->settle_usec), format_duration(bb, sizeof(bb), s->verify_usec));
+                err_at(x,
+                       sa->settle_loc,
+                       "'settle' (%s) must be shorter than the step's 'verify' (%s): the step could never pass",
+                       format_duration(a, sizeof(a), s->settle_usec),
+                       format_duration(bb, sizeof(bb), s->verify_usec));
         }
 
         /* Templated targets need an allow-list; literal targets must be on it when there is one. */
@@ -1727,21 +1923,29 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
                 if (notes[i].has_vars) {
                         any_vars = true;
                         if (s->n_targets == 0 && !node_get(m, "targets"))
-                                err_at(x, notes[i].loc,
+                                err_at(x,
+                                       notes[i].loc,
                                        "this %s is filled in from the series' labels, which the monitored service controls; "
                                        "add 'targets:' with the globs it may expand to (e.g. targets: [\"api-*.service\"])",
                                        notes[i].what);
                 } else if (notes[i].literal && s->n_targets > 0 && !step_target_allowed(s, notes[i].literal))
-                        err_at(x, notes[i].loc, "%s '%s' is not allowed by this step's targets", notes[i].what, notes[i].literal);
+                        err_at(x,
+                               notes[i].loc,
+                               "%s '%s' is not allowed by this step's targets",
+                               notes[i].what,
+                               notes[i].literal);
         }
         if (s->n_targets > 0 && !any_vars)
-                warn_at(x, node_get(m, "targets")->loc, "'targets' has no effect: nothing in this step is templated from labels");
+                warn_at(x,
+                        node_get(m, "targets")->loc,
+                        "'targets' has no effect: nothing in this step is templated from labels");
         return 0;
 }
 
 /* ---- guard ---- */
 
-static const char *const guard_keys[] = { "cooldown", "max_actions", "per", "breaker_after", "breaker_window", NULL };
+static const char *const guard_keys[] = { "cooldown",      "max_actions",    "per",
+                                          "breaker_after", "breaker_window", NULL };
 
 static int parse_guard(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
         Guard *g = &rule->guard;
@@ -1793,24 +1997,34 @@ static void guard_warnings(Ctx *x, const Rule *rule, const RuleAux *aux) {
         char a[DURATION_MAX], b[DURATION_MAX];
 
         if (aux->guard_set[GUARD_COOLDOWN] && g->cooldown_usec < DEFAULT_GUARD_COOLDOWN)
-                warn_at(x, aux->guard_loc[GUARD_COOLDOWN],
+                warn_at(x,
+                        aux->guard_loc[GUARD_COOLDOWN],
                         "guard cooldown %s is looser than the default %s: a flapping service can be acted on every %s",
-                        format_duration(a, sizeof(a), g->cooldown_usec), format_duration(b, sizeof(b), DEFAULT_GUARD_COOLDOWN),
+                        format_duration(a, sizeof(a), g->cooldown_usec),
+                        format_duration(b, sizeof(b), DEFAULT_GUARD_COOLDOWN),
                         a);
         if (aux->guard_set[GUARD_MAX_ACTIONS] && g->max_actions > DEFAULT_GUARD_MAX_ACTIONS)
-                warn_at(x, aux->guard_loc[GUARD_MAX_ACTIONS],
+                warn_at(x,
+                        aux->guard_loc[GUARD_MAX_ACTIONS],
                         "guard max_actions %u is looser than the default %u per hour: repeated actions usually hide a problem "
                         "a human should see",
-                        g->max_actions, DEFAULT_GUARD_MAX_ACTIONS);
+                        g->max_actions,
+                        DEFAULT_GUARD_MAX_ACTIONS);
         if (aux->guard_set[GUARD_PER] && g->per_usec < DEFAULT_GUARD_PER)
-                warn_at(x, aux->guard_loc[GUARD_PER], "guard per %s is looser than the default %s: the action budget refills faster",
-                        format_duration(a, sizeof(a), g->per_usec), format_duration(b, sizeof(b), DEFAULT_GUARD_PER));
+                warn_at(x,
+                        aux->guard_loc[GUARD_PER],
+                        "guard per %s is looser than the default %s: the action budget refills faster",
+                        format_duration(a, sizeof(a), g->per_usec),
+                        format_duration(b, sizeof(b), DEFAULT_GUARD_PER));
         if (aux->guard_set[GUARD_BREAKER_AFTER] && g->breaker_after > DEFAULT_GUARD_BREAKER_AFTER)
-                warn_at(x, aux->guard_loc[GUARD_BREAKER_AFTER],
+                warn_at(x,
+                        aux->guard_loc[GUARD_BREAKER_AFTER],
                         "guard breaker_after %u is looser than the default %u: more failed recoveries before a human is called in",
-                        g->breaker_after, DEFAULT_GUARD_BREAKER_AFTER);
+                        g->breaker_after,
+                        DEFAULT_GUARD_BREAKER_AFTER);
         if (aux->guard_set[GUARD_BREAKER_WINDOW] && g->breaker_window_usec < DEFAULT_GUARD_BREAKER_WINDOW)
-                warn_at(x, aux->guard_loc[GUARD_BREAKER_WINDOW],
+                warn_at(x,
+                        aux->guard_loc[GUARD_BREAKER_WINDOW],
                         "guard breaker_window %s is looser than the default %s: failures spread out over time never trip the breaker",
                         format_duration(a, sizeof(a), g->breaker_window_usec),
                         format_duration(b, sizeof(b), DEFAULT_GUARD_BREAKER_WINDOW));
@@ -1818,9 +2032,10 @@ static void guard_warnings(Ctx *x, const Rule *rule, const RuleAux *aux) {
 
 /* ---- rules ---- */
 
-static const char *const rule_keys[] = { "name",      "series",   "detector", "for",   "recover_for",
-                                         "reopen_within", "absent_for", "transform", "timezone", "remediate",
-                                         "guard",     "grace",    "notify",   "mode",  NULL };
+static const char *const rule_keys[] = { "name",        "series",        "detector",   "for",
+                                         "recover_for", "reopen_within", "absent_for", "transform",
+                                         "timezone",    "remediate",     "guard",      "grace",
+                                         "notify",      "mode",          NULL };
 static const char *const transform_names[_TRANSFORM_MAX] = {
         [TRANSFORM_AUTO] = "auto",
         [TRANSFORM_RATE] = "rate",
@@ -1843,8 +2058,10 @@ static int check_timezone(Ctx *x, const Node *v, const char *tz) {
         for (const char *c = tz; *c; c++)
                 if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
                       strchr("_+-./", *c))) {
-                        err_at(x, node_value_location(v, (size_t) (c - tz)),
-                               "'%s' is not a time zone name (expected e.g. Europe/Berlin or UTC)", tz);
+                        err_at(x,
+                               node_value_location(v, (size_t) (c - tz)),
+                               "'%s' is not a time zone name (expected e.g. Europe/Berlin or UTC)",
+                               tz);
                         return -EINVAL;
                 }
         if (tz[0] == '/' || tz[0] == '.' || strstr(tz, "/.") || strlen(tz) > 200) {
@@ -1896,7 +2113,8 @@ static bool label_is_constrained(const Rule *rule, const char *label) {
         for (size_t i = 0; i < d->n_on; i++)
                 if (streq(d->on[i], label))
                         return true;
-        return d->errors && d->total && selector_constrains(d->errors, label) && selector_constrains(d->total, label);
+        return d->errors && d->total && selector_constrains(d->errors, label) &&
+                selector_constrains(d->total, label);
 }
 
 static int parse_rule(Ctx *x, const Node *m) {
@@ -1909,13 +2127,16 @@ static int parse_rule(Ctx *x, const Node *m) {
         int r;
 
         if (m->kind != NODE_MAPPING) {
-                err_at(x, m->loc, "a rule must be a mapping with name, series, detector, ...; got %s", node_kind_to_string(m));
+                err_at(x,
+                       m->loc,
+                       "a rule must be a mapping with name, series, detector, ...; got %s",
+                       node_kind_to_string(m));
                 return 0;
         }
         r = grow((void **) &c->rules, &b->rules_alloc, c->n_rules + 1, sizeof(Rule));
         if (r < 0)
                 return r;
-        r = grow((void **) &b->aux, &(size_t) { c->n_rules }, c->n_rules + 1, sizeof(RuleAux));
+        r = grow((void **) &b->aux, &(size_t){ c->n_rules }, c->n_rules + 1, sizeof(RuleAux));
         if (r < 0)
                 return r;
         rule = &c->rules[c->n_rules];
@@ -1925,7 +2146,7 @@ static int parse_rule(Ctx *x, const Node *m) {
         aux->name_loc = m->loc;
         rule->reopen_within_usec = 10 * USEC_PER_MINUTE;
         rule->grace_usec = 2 * USEC_PER_MINUTE;
-        rule->guard = (Guard) {
+        rule->guard = (Guard){
                 .cooldown_usec = DEFAULT_GUARD_COOLDOWN,
                 .max_actions = DEFAULT_GUARD_MAX_ACTIONS,
                 .per_usec = DEFAULT_GUARD_PER,
@@ -1953,8 +2174,10 @@ static int parse_rule(Ctx *x, const Node *m) {
                 else if (streq(k, "series")) {
                         series_node = v;
                         if (detector_ok && rule->detector.kind == DETECTOR_BURNRATE) {
-                                err_at(x, key->loc, "a burnrate rule takes no 'series': its selectors are the detector's "
-                                                    "'errors' and 'total'");
+                                err_at(x,
+                                       key->loc,
+                                       "a burnrate rule takes no 'series': its selectors are the detector's "
+                                       "'errors' and 'total'");
                                 continue;
                         }
                         r = need_selector(x, k, v, &rule->series, &aux->series_loc);
@@ -2017,7 +2240,12 @@ static int parse_rule(Ctx *x, const Node *m) {
         if (!rule->name && !node_get(m, "name"))
                 missing_key(x, m, "rule", "name", NULL);
         if (!det)
-                missing_key(x, m, "rule", "detector", "a mapping with 'kind' (ewma, seasonal, threshold, cusum, burnrate, trend)");
+                missing_key(
+                        x,
+                        m,
+                        "rule",
+                        "detector",
+                        "a mapping with 'kind' (ewma, seasonal, threshold, cusum, burnrate, trend)");
         if (detector_ok && rule->detector.kind != DETECTOR_BURNRATE && !series_node)
                 missing_key(x, m, "rule", "series", "a selector such as 'http_requests_total{source=\"api\"}'");
 
@@ -2028,15 +2256,21 @@ static int parse_rule(Ctx *x, const Node *m) {
                         if (label_is_constrained(rule, l))
                                 continue;
                         if (rule->detector.kind == DETECTOR_BURNRATE)
-                                err_at(x, aux->label_refs[i].loc,
+                                err_at(x,
+                                       aux->label_refs[i].loc,
                                        "${labels.%s}: label '%s' is neither in the detector's 'on' list nor pinned or matched "
                                        "by both 'errors' and 'total'",
-                                       l, l);
+                                       l,
+                                       l);
                         else if (rule->series || !series_node)
-                                err_at(x, aux->label_refs[i].loc,
+                                err_at(x,
+                                       aux->label_refs[i].loc,
                                        "${labels.%s}: the rule's selector does not pin or match label '%s', so a series "
                                        "may lack it; add %s=\"...\" or %s=~\"...\" to 'series'",
-                                       l, l, l, l);
+                                       l,
+                                       l,
+                                       l,
+                                       l);
                 }
 
         /* Verification windows. */
@@ -2047,34 +2281,46 @@ static int parse_rule(Ctx *x, const Node *m) {
                 if (s->action == _ACTION_KIND_MAX)
                         continue;
                 if (rule->recover_for_usec >= s->verify_usec)
-                        err_at(x, sa->has_verify ? sa->verify_loc : aux->recover_for_loc,
+                        err_at(x,
+                               sa->has_verify ? sa->verify_loc : aux->recover_for_loc,
                                "recover_for (%s) must be shorter than the %s step's verify (%s%s): the step could never pass",
-                               format_duration(a, sizeof(a), rule->recover_for_usec), action_names[s->action],
-                               format_duration(bb, sizeof(bb), s->verify_usec), sa->has_verify ? "" : ", the default");
+                               format_duration(a, sizeof(a), rule->recover_for_usec),
+                               action_names[s->action],
+                               format_duration(bb, sizeof(bb), s->verify_usec),
+                               sa->has_verify ? "" : ", the default");
                 else if (rule->recover_for_usec > 0 && rule->recover_for_usec + s->settle_usec >= s->verify_usec)
-                        warn_at(x, sa->has_verify ? sa->verify_loc : aux->recover_for_loc,
+                        warn_at(x,
+                                sa->has_verify ? sa->verify_loc : aux->recover_for_loc,
                                 "settle (%s) plus recover_for (%s) leave no time inside the %s step's verify (%s): recovery "
                                 "can only be confirmed at the very deadline",
-                                format_duration(cc, sizeof(cc), s->settle_usec), format_duration(a, sizeof(a), rule->recover_for_usec),
-                                action_names[s->action], format_duration(bb, sizeof(bb), s->verify_usec));
+                                format_duration(cc, sizeof(cc), s->settle_usec),
+                                format_duration(a, sizeof(a), rule->recover_for_usec),
+                                action_names[s->action],
+                                format_duration(bb, sizeof(bb), s->verify_usec));
         }
 
         /* Risky but valid. */
         if (rule->mode == RULE_MODE_REMEDIATE && rule->for_usec == 0) {
                 for (size_t i = 0; i < rule->n_steps; i++) {
                         ActionKind a = rule->steps[i].action;
-                        if (a == ACTION_RESTART || a == ACTION_TRY_RESTART || a == ACTION_STOP || a == ACTION_KILL) {
-                                warn_at(x, aux->has_for ? aux->for_loc : aux->name_loc,
+                        if (a == ACTION_RESTART || a == ACTION_TRY_RESTART || a == ACTION_STOP ||
+                            a == ACTION_KILL) {
+                                warn_at(x,
+                                        aux->has_for ? aux->for_loc : aux->name_loc,
                                         "rule '%s' will %s on the first anomalous sample (for: %s); one noisy sample is "
                                         "enough, consider for: 1m",
-                                        strna(rule->name), a == ACTION_STOP ? "stop a unit" : a == ACTION_KILL ? "kill a unit" : "restart a unit",
+                                        strna(rule->name),
+                                        a == ACTION_STOP           ? "stop a unit"
+                                                : a == ACTION_KILL ? "kill a unit"
+                                                                   : "restart a unit",
                                         aux->has_for ? "0s" : "0s, the default");
                                 break;
                         }
                 }
         }
         if (rule->mode == RULE_MODE_REMEDIATE && rule->n_steps > 0 && aux->n_notify == 0)
-                warn_at(x, aux->has_notify ? aux->notify_loc : aux->name_loc,
+                warn_at(x,
+                        aux->has_notify ? aux->notify_loc : aux->name_loc,
                         "rule '%s' changes the system but notifies no one (notify is empty); add a notifier so a human "
                         "learns about the incident",
                         strna(rule->name));
@@ -2091,7 +2337,9 @@ int config_builder_add_document(ConfigBuilder *b, const Node *root, bool is_main
         int r;
 
         if (root->kind != NODE_MAPPING) {
-                err_at(&x, root->loc, "the top level must be a mapping with sources, notifiers and rules; got %s",
+                err_at(&x,
+                       root->loc,
+                       "the top level must be a mapping with sources, notifiers and rules; got %s",
                        node_kind_to_string(root));
                 return 0;
         }
@@ -2125,8 +2373,10 @@ int config_builder_add_document(ConfigBuilder *b, const Node *root, bool is_main
                 }
         }
         if (is_main && !node_get(root, "rules"))
-                err_at(&x, root->loc, "the main configuration file is missing required key 'rules' (write rules: [] if all rules "
-                                      "are in rules.d/)");
+                err_at(&x,
+                       root->loc,
+                       "the main configuration file is missing required key 'rules' (write rules: [] if all rules "
+                       "are in rules.d/)");
         return 0;
 }
 
@@ -2215,8 +2465,14 @@ static int check_duplicate_names(Ctx *x, const char *what, NamedAt *v, size_t n)
         return 0;
 }
 
-static void suggest_name(Ctx *x, Location loc, const char *what, const char *name, const char *const *names, size_t n,
-                         const char *hint) {
+static void suggest_name(
+        Ctx *x,
+        Location loc,
+        const char *what,
+        const char *name,
+        const char *const *names,
+        size_t n,
+        const char *hint) {
         _cleanup_free_ const char **known = calloc(n + 1, sizeof(char *));
         const char *s = NULL;
         if (known) {
@@ -2245,11 +2501,20 @@ static void builtin_warning(Ctx *x, const Config *c, const Selector *s, Location
                 probe = probe || c->sources[i].kind == SOURCE_HTTP_PROBE;
         }
         if (startswith(m, "homeostat_unit_") && !systemd)
-                warn_at(x, loc, "'%s' comes from a systemd source, but none is declared: this rule will never see data", m);
+                warn_at(x,
+                        loc,
+                        "'%s' comes from a systemd source, but none is declared: this rule will never see data",
+                        m);
         else if (startswith(m, "homeostat_probe_") && !probe)
-                warn_at(x, loc, "'%s' comes from an http_probe source, but none is declared: this rule will never see data", m);
+                warn_at(x,
+                        loc,
+                        "'%s' comes from an http_probe source, but none is declared: this rule will never see data",
+                        m);
         else if (streq(m, "homeostat_source_up") && c->n_sources == 0)
-                warn_at(x, loc, "'%s' comes from sources, but none is declared: this rule will never see data", m);
+                warn_at(x,
+                        loc,
+                        "'%s' comes from sources, but none is declared: this rule will never see data",
+                        m);
 }
 
 int config_builder_finish(ConfigBuilder *b, Config **ret) {
@@ -2268,7 +2533,7 @@ int config_builder_finish(ConfigBuilder *b, Config **ret) {
         n = 0;
         for (size_t i = 0; i < c->n_sources; i++)
                 if (c->sources[i].name) {
-                        names[n] = (NamedAt) { c->sources[i].name, b->source_name_locs[i], i };
+                        names[n] = (NamedAt){ c->sources[i].name, b->source_name_locs[i], i };
                         source_names[n++] = c->sources[i].name;
                 }
         size_t n_source_names = n;
@@ -2276,7 +2541,7 @@ int config_builder_finish(ConfigBuilder *b, Config **ret) {
         n = 0;
         for (size_t i = 0; i < c->n_notifiers; i++)
                 if (c->notifiers[i].name) {
-                        names[n] = (NamedAt) { c->notifiers[i].name, b->notifier_name_locs[i], i };
+                        names[n] = (NamedAt){ c->notifiers[i].name, b->notifier_name_locs[i], i };
                         notifier_names[n++] = c->notifiers[i].name;
                 }
         size_t n_notifier_names = n;
@@ -2284,7 +2549,7 @@ int config_builder_finish(ConfigBuilder *b, Config **ret) {
         n = 0;
         for (size_t i = 0; i < c->n_rules; i++)
                 if (c->rules[i].name)
-                        names[n++] = (NamedAt) { c->rules[i].name, b->aux[i].name_loc, i };
+                        names[n++] = (NamedAt){ c->rules[i].name, b->aux[i].name_loc, i };
         check_duplicate_names(&x, "rule", names, n);
 
         for (size_t i = 0; i < c->n_rules; i++) {
@@ -2304,14 +2569,26 @@ int config_builder_finish(ConfigBuilder *b, Config **ret) {
                                         rule->notify[rule->n_notify++] = k;
                                 }
                         if (!found)
-                                suggest_name(&x, aux->notify[j].loc, "notifier", aux->notify[j].name, notifier_names,
-                                             n_notifier_names, " (declare it under notifiers:)");
+                                suggest_name(
+                                        &x,
+                                        aux->notify[j].loc,
+                                        "notifier",
+                                        aux->notify[j].name,
+                                        notifier_names,
+                                        n_notifier_names,
+                                        " (declare it under notifiers:)");
                 }
                 for (size_t j = 0; j < aux->n_source_refs; j++) {
                         if (config_find_source(c, aux->source_refs[j].name))
                                 continue;
-                        suggest_name(&x, aux->source_refs[j].loc, "source", aux->source_refs[j].name, source_names,
-                                     n_source_names, " (every scraped series carries source=\"<name of its source>\")");
+                        suggest_name(
+                                &x,
+                                aux->source_refs[j].loc,
+                                "source",
+                                aux->source_refs[j].name,
+                                source_names,
+                                n_source_names,
+                                " (every scraped series carries source=\"<name of its source>\")");
                 }
                 builtin_warning(&x, c, rule->series, aux->series_loc);
                 builtin_warning(&x, c, rule->detector.errors, aux->errors_loc);

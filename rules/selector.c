@@ -73,7 +73,8 @@ static bool is_digit(char c) {
 }
 
 static void skip_ws(SelParser *p) {
-        while (p->text[p->pos] == ' ' || p->text[p->pos] == '\t' || p->text[p->pos] == '\n' || p->text[p->pos] == '\r')
+        while (p->text[p->pos] == ' ' || p->text[p->pos] == '\t' || p->text[p->pos] == '\n' ||
+               p->text[p->pos] == '\r')
                 p->pos++;
 }
 
@@ -176,7 +177,11 @@ static int parse_string(SelParser *p, char **ret, size_t **ret_map) {
                         p->pos += 2;
                         continue;
                 }
-                unsigned digits = e == 'x' ? 2 : e == 'u' ? 4 : e == 'U' ? 8 : (e >= '0' && e <= '7') ? 3 : 0;
+                unsigned digits = e == 'x'       ? 2
+                        : e == 'u'               ? 4
+                        : e == 'U'               ? 8
+                        : (e >= '0' && e <= '7') ? 3
+                                                 : 0;
                 if (digits == 0) {
                         /* "5\d" in a selector is almost always an RE2 habit, not a typo in an escape. */
                         char two[3] = { '\\', e, 0 };
@@ -184,15 +189,19 @@ static int parse_string(SelParser *p, char **ret, size_t **ret_map) {
                         const char *re2 = e ? regex_posix_problem(two, &off) : NULL;
                         if (re2 && !streq(re2, "regex ends with a lone backslash"))
                                 return fail(p, at, "%s", re2);
-                        return fail(p, at, "unknown escape '\\%c' in a label value (a backslash itself is written \\\\)",
-                                    e ? e : ' ');
+                        return fail(
+                                p,
+                                at,
+                                "unknown escape '\\%c' in a label value (a backslash itself is written \\\\)",
+                                e ? e : ' ');
                 }
                 unsigned cp = 0, base = (e >= '0' && e <= '7') ? 8 : 16;
                 size_t first = base == 8 ? p->pos + 1 : p->pos + 2;
                 for (unsigned k = 0; k < digits; k++) {
                         unsigned h = hexval(p->text[first + k]);
                         if (h >= base)
-                                return fail(p, at, "escape needs %u %s digits", digits, base == 8 ? "octal" : "hex");
+                                return fail(
+                                        p, at, "escape needs %u %s digits", digits, base == 8 ? "octal" : "hex");
                         cp = cp * base + h;
                 }
                 if (cp == 0)
@@ -202,8 +211,11 @@ static int parse_string(SelParser *p, char **ret, size_t **ret_map) {
                         if (cp > 0xFF)
                                 return fail(p, at, "octal escape is larger than \\377");
                         if (cp >= 0x80)
-                                return fail(p, at, "byte escape \\%c... makes invalid UTF-8; write the character itself or use \\u",
-                                            e);
+                                return fail(
+                                        p,
+                                        at,
+                                        "byte escape \\%c... makes invalid UTF-8; write the character itself or use \\u",
+                                        e);
                         if (strbuf_putc(&b, (char) cp) < 0)
                                 return -ENOMEM;
                 } else {
@@ -352,7 +364,8 @@ static int compile_regex(SelParser *p, LabelMatcher *m, const size_t *map) {
                 regerror(r, m->regex, buf, sizeof(buf));
                 free(m->regex);
                 m->regex = NULL;
-                return fail(p, map[0] > 0 ? map[0] - 1 : 0, "invalid regular expression \"%s\": %s", m->value, buf);
+                return fail(
+                        p, map[0] > 0 ? map[0] - 1 : 0, "invalid regular expression \"%s\": %s", m->value, buf);
         }
         return 0;
 }
@@ -427,7 +440,7 @@ static int parse_matcher(SelParser *p, Selector *s) {
                 return -ENOMEM;
         s->matchers = ms;
         LabelMatcher *m = &s->matchers[s->n_matchers++];
-        *m = (LabelMatcher) {
+        *m = (LabelMatcher){
                 .name = TAKE_PTR(name),
                 .op = op,
                 .value = TAKE_PTR(value),
@@ -468,8 +481,12 @@ int selector_parse(const char *text, Selector **ret, char **ret_error, size_t *r
                 }
                 skip_ws(&p);
                 if (text[p.pos] == '(') {
-                        r = fail(&p, start, "functions such as '%s(...)' are not selectors; homeostat computes rates itself "
-                                            "(see 'transform')", s->metric);
+                        r = fail(
+                                &p,
+                                start,
+                                "functions such as '%s(...)' are not selectors; homeostat computes rates itself "
+                                "(see 'transform')",
+                                s->metric);
                         goto finish;
                 }
         } else if (text[p.pos] != '{') {
@@ -490,8 +507,11 @@ int selector_parse(const char *text, Selector **ret, char **ret_error, size_t *r
                                 continue;
                         }
                         if (text[p.pos] != '}') {
-                                r = fail(&p, p.pos, text[p.pos] ? "expected ',' or '}' after a label matcher"
-                                                                 : "selector is not closed: missing '}'");
+                                r = fail(
+                                        &p,
+                                        p.pos,
+                                        text[p.pos] ? "expected ',' or '}' after a label matcher"
+                                                    : "selector is not closed: missing '}'");
                                 goto finish;
                         }
                 }
@@ -499,8 +519,11 @@ int selector_parse(const char *text, Selector **ret, char **ret_error, size_t *r
                 skip_ws(&p);
         }
         if (text[p.pos] == '[') {
-                r = fail(&p, p.pos, "range selectors ('[5m]') are not used: rules see every sample; use 'for' to require "
-                                    "a condition for some time");
+                r = fail(
+                        &p,
+                        p.pos,
+                        "range selectors ('[5m]') are not used: rules see every sample; use 'for' to require "
+                        "a condition for some time");
                 goto finish;
         }
         if (text[p.pos] != 0) {
@@ -514,8 +537,11 @@ int selector_parse(const char *text, Selector **ret, char **ret_error, size_t *r
                         if (!matcher_matches(&s->matchers[i], ""))
                                 some = true;
                 if (!some) {
-                        r = fail(&p, 0, "selector needs a metric name or a matcher that does not match the empty string "
-                                        "(it would match every series)");
+                        r = fail(
+                                &p,
+                                0,
+                                "selector needs a metric name or a matcher that does not match the empty string "
+                                "(it would match every series)");
                         goto finish;
                 }
         }
@@ -549,7 +575,8 @@ bool selector_matches(const Selector *s, const char *metric, const Label *labels
         if (s->metric && !streq_ptr(s->metric, metric))
                 return false;
         for (size_t i = 0; i < s->n_matchers; i++)
-                if (!matcher_matches(&s->matchers[i], label_value(metric, labels, n_labels, s->matchers[i].name)))
+                if (!matcher_matches(
+                            &s->matchers[i], label_value(metric, labels, n_labels, s->matchers[i].name)))
                         return false;
         return true;
 }

@@ -16,12 +16,9 @@
 #include "util.h"
 
 static const char *const var_names[_TEMPLATE_VAR_MAX] = {
-        [TEMPLATE_VAR_LABEL] = "labels.NAME",
-        [TEMPLATE_VAR_RULE] = "rule",
-        [TEMPLATE_VAR_SERIES] = "series",
-        [TEMPLATE_VAR_VALUE] = "value",
-        [TEMPLATE_VAR_EXPECTED] = "expected",
-        [TEMPLATE_VAR_INCIDENT] = "incident",
+        [TEMPLATE_VAR_LABEL] = "labels.NAME", [TEMPLATE_VAR_RULE] = "rule",
+        [TEMPLATE_VAR_SERIES] = "series",     [TEMPLATE_VAR_VALUE] = "value",
+        [TEMPLATE_VAR_EXPECTED] = "expected", [TEMPLATE_VAR_INCIDENT] = "incident",
 };
 
 void template_refs_free(TemplateRef *refs, size_t n) {
@@ -49,7 +46,8 @@ static int set_error(char **ret_error, size_t *ret_off, size_t off, const char *
 typedef int (*ref_cb)(void *userdata, TemplateVarKind kind, const char *label, size_t label_len, size_t offset);
 typedef int (*lit_cb)(void *userdata, const char *s, size_t len);
 
-static int walk(const char *text, ref_cb on_ref, lit_cb on_lit, void *userdata, char **ret_error, size_t *ret_off) {
+static int walk(
+        const char *text, ref_cb on_ref, lit_cb on_lit, void *userdata, char **ret_error, size_t *ret_off) {
         size_t i = 0, lit = 0;
         int r;
 
@@ -77,7 +75,11 @@ static int walk(const char *text, ref_cb on_ref, lit_cb on_lit, void *userdata, 
                 size_t start = i, name = i + 2;
                 const char *close = strchr(text + name, '}');
                 if (!close)
-                        return set_error(ret_error, ret_off, start, "'${' is not closed by '}' (write '$$' for a literal '$')");
+                        return set_error(
+                                ret_error,
+                                ret_off,
+                                start,
+                                "'${' is not closed by '}' (write '$$' for a literal '$')");
                 size_t len = (size_t) (close - (text + name));
                 const char *v = text + name;
                 TemplateVarKind kind = _TEMPLATE_VAR_MAX;
@@ -87,14 +89,20 @@ static int walk(const char *text, ref_cb on_ref, lit_cb on_lit, void *userdata, 
                         kind = TEMPLATE_VAR_LABEL;
                         label = v + 7;
                         label_len = len - 7;
-                        bool ok = (label[0] >= 'a' && label[0] <= 'z') || (label[0] >= 'A' && label[0] <= 'Z') ||
-                                  label[0] == '_';
+                        bool ok = (label[0] >= 'a' && label[0] <= 'z') ||
+                                (label[0] >= 'A' && label[0] <= 'Z') || label[0] == '_';
                         for (size_t k = 1; ok && k < label_len; k++)
-                                ok = (label[k] >= 'a' && label[k] <= 'z') || (label[k] >= 'A' && label[k] <= 'Z') ||
-                                     (label[k] >= '0' && label[k] <= '9') || label[k] == '_';
+                                ok = (label[k] >= 'a' && label[k] <= 'z') ||
+                                        (label[k] >= 'A' && label[k] <= 'Z') ||
+                                        (label[k] >= '0' && label[k] <= '9') || label[k] == '_';
                         if (!ok)
-                                return set_error(ret_error, ret_off, name + 7, "'%.*s' is not a label name",
-                                                 (int) MIN(label_len, (size_t) 64), label);
+                                return set_error(
+                                        ret_error,
+                                        ret_off,
+                                        name + 7,
+                                        "'%.*s' is not a label name",
+                                        (int) MIN(label_len, (size_t) 64),
+                                        label);
                 } else
                         for (TemplateVarKind k = TEMPLATE_VAR_RULE; k < _TEMPLATE_VAR_MAX; k++)
                                 if (len == strlen(var_names[k]) && strneq(v, var_names[k], len))
@@ -113,15 +121,27 @@ static int walk(const char *text, ref_cb on_ref, lit_cb on_lit, void *userdata, 
                                 }
                         }
                         if (startswith(word, "label") || string_distance(word, "labels") <= 2)
-                                return set_error(ret_error, ret_off, name,
-                                                 "unknown template variable '${%s}': a label is written ${labels.NAME}", word);
+                                return set_error(
+                                        ret_error,
+                                        ret_off,
+                                        name,
+                                        "unknown template variable '${%s}': a label is written ${labels.NAME}",
+                                        word);
                         if (best && best_d <= 2)
-                                return set_error(ret_error, ret_off, name,
-                                                 "unknown template variable '${%s}'; did you mean '${%s}'?", word, best);
-                        return set_error(ret_error, ret_off, name,
-                                         "unknown template variable '${%s}' (known: ${labels.NAME}, ${rule}, ${series}, "
-                                         "${value}, ${expected}, ${incident})",
-                                         word);
+                                return set_error(
+                                        ret_error,
+                                        ret_off,
+                                        name,
+                                        "unknown template variable '${%s}'; did you mean '${%s}'?",
+                                        word,
+                                        best);
+                        return set_error(
+                                ret_error,
+                                ret_off,
+                                name,
+                                "unknown template variable '${%s}' (known: ${labels.NAME}, ${rule}, ${series}, "
+                                "${value}, ${expected}, ${incident})",
+                                word);
                 }
                 r = on_ref(userdata, kind, label, label_len, start);
                 if (r < 0)
@@ -143,7 +163,7 @@ static int parse_ref(void *userdata, TemplateVarKind kind, const char *label, si
         if (!refs)
                 return -ENOMEM;
         st->refs = refs;
-        refs[st->n_refs] = (TemplateRef) { .kind = kind, .offset = offset };
+        refs[st->n_refs] = (TemplateRef){ .kind = kind, .offset = offset };
         if (label) {
                 refs[st->n_refs].label = strndup(label, label_len);
                 if (!refs[st->n_refs].label)
@@ -157,8 +177,8 @@ static int parse_lit(void *userdata, const char *s, size_t len) {
         return 0;
 }
 
-int template_parse(const char *text, TemplateRef **ret_refs, size_t *ret_n_refs, char **ret_error,
-                   size_t *ret_error_offset) {
+int template_parse(
+        const char *text, TemplateRef **ret_refs, size_t *ret_n_refs, char **ret_error, size_t *ret_error_offset) {
         ParseState st = {};
         int r;
 
@@ -203,7 +223,8 @@ typedef struct ExpandState {
 
 static const char *lookup_label(const TemplateVars *v, const char *name, size_t len) {
         for (size_t i = 0; i < v->n_labels; i++)
-                if (v->labels[i].name && strlen(v->labels[i].name) == len && strneq(v->labels[i].name, name, len))
+                if (v->labels[i].name && strlen(v->labels[i].name) == len &&
+                    strneq(v->labels[i].name, name, len))
                         return strempty(v->labels[i].value);
         return "";
 }
@@ -213,8 +234,8 @@ static int put_value(ExpandState *st, const char *s) {
                 return strbuf_puts(&st->out, s);
         /* RFC 3986 unreserved characters stay; everything else is percent-encoded. */
         for (const unsigned char *c = (const unsigned char *) s; *c; c++) {
-                if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
-                    *c == '.' || *c == '_' || *c == '~')
+                if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+                    *c == '-' || *c == '.' || *c == '_' || *c == '~')
                         strbuf_putc(&st->out, (char) *c);
                 else
                         strbuf_printf(&st->out, "%%%02X", *c);
@@ -253,8 +274,8 @@ static int expand_lit(void *userdata, const char *s, size_t len) {
 }
 
 static const char *const unit_suffixes[] = {
-        ".service", ".socket", ".target", ".timer", ".path", ".slice",
-        ".scope",   ".mount",  ".automount", ".swap", ".device",
+        ".service", ".socket", ".target",    ".timer", ".path",   ".slice",
+        ".scope",   ".mount",  ".automount", ".swap",  ".device",
 };
 
 static bool unit_name_check(const char *s, bool glob) {
@@ -266,7 +287,7 @@ static bool unit_name_check(const char *s, bool glob) {
                 return false;
         for (const char *c = s; *c; c++) {
                 bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                          strchr(":_.\\-@", *c) || (glob && strchr("*?[]!", *c));
+                        strchr(":_.\\-@", *c) || (glob && strchr("*?[]!", *c));
                 if (!ok)
                         return false;
         }
@@ -374,8 +395,8 @@ bool step_target_allowed(const Step *s, const char *expanded) {
 
 const char *template_target_to_string(TemplateTarget t) {
         static const char *const names[_TEMPLATE_TARGET_MAX] = {
-                [TEMPLATE_UNIT] = "unit",     [TEMPLATE_SERVER] = "server", [TEMPLATE_ARGV] = "argv",
-                [TEMPLATE_URL] = "url",       [TEMPLATE_HEADER] = "header", [TEMPLATE_BODY] = "body",
+                [TEMPLATE_UNIT] = "unit", [TEMPLATE_SERVER] = "server", [TEMPLATE_ARGV] = "argv",
+                [TEMPLATE_URL] = "url",   [TEMPLATE_HEADER] = "header", [TEMPLATE_BODY] = "body",
         };
         return t >= 0 && t < _TEMPLATE_TARGET_MAX ? names[t] : NULL;
 }

@@ -3,9 +3,9 @@
  * Templates in remediation steps: `${labels.NAME}`, `${rule}`, `${series}`, `${value}`, `${expected}`,
  * `${incident}`; `$$` is a literal `$`.
  *
- * Templates are parsed when rules load (template_parse: unknown variables and an unterminated `${` are errors
- * at their offset) and expanded when a step runs (template_expand). The expanded text is validated for the
- * place it lands, because a monitored service controls its own label values: a unit name must follow
+ * Templates are parsed when rules load (template_parse: unknown variables and an unterminated `${` are
+ * errors at their offset) and expanded when a step runs (template_expand). The expanded text is validated
+ * for the place it lands, because a monitored service controls its own label values: a unit name must follow
  * systemd's unit-name grammar, a HAProxy `backend/server` cannot smuggle `;` or a newline into the admin
  * socket, a URL gets every substituted value percent-encoded, a header cannot carry CR/LF. On top of that a
  * step whose target is templated has a `targets:` allow-list of globs (step_target_allowed).
@@ -60,8 +60,8 @@ typedef struct TemplateVars {
 /* Parse text. On success *ret_refs and *ret_n_refs (may be NULL) list the variables used (free with
  * template_refs_free). On a syntax error: -EINVAL, *ret_error (malloc'ed, may be NULL) and
  * *ret_error_offset (byte offset in text). */
-int template_parse(const char *text, TemplateRef **ret_refs, size_t *ret_n_refs, char **ret_error,
-                   size_t *ret_error_offset);
+int template_parse(
+        const char *text, TemplateRef **ret_refs, size_t *ret_n_refs, char **ret_error, size_t *ret_error_offset);
 void template_refs_free(TemplateRef *refs, size_t n);
 
 /* Expand t for vars and validate the result for where it lands. Returns 0 and a malloc'ed string;

@@ -85,7 +85,9 @@ static Location mark_location(const Builder *b, yaml_mark_t m, size_t *ret_offse
         size_t off = source_text_offset(b->src, m.line, m.column);
         if (ret_offset)
                 *ret_offset = off;
-        return (Location) { .file = b->src->file, .line = (unsigned) m.line + 1, .column = (unsigned) m.column + 1 };
+        return (Location){ .file = b->src->file,
+                           .line = (unsigned) m.line + 1,
+                           .column = (unsigned) m.column + 1 };
 }
 
 static int add_anchor(Builder *b, const char *name, Node *node, bool complete, size_t *ret_idx) {
@@ -94,7 +96,7 @@ static int add_anchor(Builder *b, const char *name, Node *node, bool complete, s
         char *copy = strdup(name);
         if (!copy)
                 return -ENOMEM;
-        b->anchors[b->n_anchors++] = (Anchor) { .name = copy, .node = node, .complete = complete };
+        b->anchors[b->n_anchors++] = (Anchor){ .name = copy, .node = node, .complete = complete };
         if (ret_idx)
                 *ret_idx = b->n_anchors;
         return 0;
@@ -121,8 +123,13 @@ static int check_tag(Builder *b, const yaml_char_t *tag, Location loc, bool scal
         if ((!scalar && (streq(t, YAML_MAP_TAG) || streq(t, YAML_SEQ_TAG))))
                 return 0;
         const char *shown = startswith(t, "tag:yaml.org,2002:");
-        diag_error(b->diags, loc, "YAML tag '%s%s' is not supported: homeostat reads every value as the type its key needs%s",
-                   shown ? "!!" : "", shown ?: t, scalar ? " (only !!str is accepted)" : "");
+        diag_error(
+                b->diags,
+                loc,
+                "YAML tag '%s%s' is not supported: homeostat reads every value as the type its key needs%s",
+                shown ? "!!" : "",
+                shown ?: t,
+                scalar ? " (only !!str is accepted)" : "");
         return -EINVAL;
 }
 
@@ -146,7 +153,11 @@ static int attach(Builder *b, Node *n) {
         /* Mapping: n is either a key or a value. */
         if (!f->key && !f->skip_value) {
                 if (n->kind != NODE_SCALAR) {
-                        diag_error(b->diags, n->loc, "a key must be a plain string, not %s", node_kind_to_string(n));
+                        diag_error(
+                                b->diags,
+                                n->loc,
+                                "a key must be a plain string, not %s",
+                                node_kind_to_string(n));
                         f->skip_value = true;
                         bury(b, n);
                         return 0;
@@ -158,8 +169,10 @@ static int attach(Builder *b, Node *n) {
                         return 0;
                 }
                 if (n->style == STYLE_PLAIN && streq(n->value, "<<")) {
-                        diag_error(b->diags, n->loc,
-                                   "merge keys ('<<') are not supported: write the keys out, or use an alias (*name) for a whole value");
+                        diag_error(
+                                b->diags,
+                                n->loc,
+                                "merge keys ('<<') are not supported: write the keys out, or use an alias (*name) for a whole value");
                         f->skip_value = true;
                         bury(b, n);
                         return 0;
@@ -201,7 +214,7 @@ static int push(Builder *b, Node *n, const yaml_char_t *anchor) {
                 node_free(n);
                 return -ENOMEM;
         }
-        b->stack[b->depth++] = (Frame) { .node = n, .anchor_idx = anchor_idx };
+        b->stack[b->depth++] = (Frame){ .node = n, .anchor_idx = anchor_idx };
         return 0;
 }
 
@@ -279,7 +292,8 @@ static int on_alias(Builder *b, const yaml_event_t *e) {
         int r;
 
         if (!a) {
-                diag_error(b->diags, loc, "alias '*%s' refers to no anchor '&%s' defined before it", name, name);
+                diag_error(
+                        b->diags, loc, "alias '*%s' refers to no anchor '&%s' defined before it", name, name);
                 return -EINVAL;
         }
         if (!a->complete) {
@@ -288,8 +302,11 @@ static int on_alias(Builder *b, const yaml_event_t *e) {
         }
         count = node_count(a->node);
         if (count > b->limits->max_alias_nodes || b->alias_nodes > b->limits->max_alias_nodes - count) {
-                diag_error(b->diags, loc, "aliases expand to more than %zu nodes; refusing (an alias bomb?)",
-                           b->limits->max_alias_nodes);
+                diag_error(
+                        b->diags,
+                        loc,
+                        "aliases expand to more than %zu nodes; refusing (an alias bomb?)",
+                        b->limits->max_alias_nodes);
                 return -EINVAL;
         }
         b->alias_nodes += count;
@@ -303,7 +320,8 @@ static int on_collection(Builder *b, const yaml_event_t *e, NodeKind kind) {
         size_t off;
         Location loc = mark_location(b, e->start_mark, &off);
         const yaml_char_t *tag = kind == NODE_MAPPING ? e->data.mapping_start.tag : e->data.sequence_start.tag;
-        const yaml_char_t *anchor = kind == NODE_MAPPING ? e->data.mapping_start.anchor : e->data.sequence_start.anchor;
+        const yaml_char_t *anchor = kind == NODE_MAPPING ? e->data.mapping_start.anchor
+                                                         : e->data.sequence_start.anchor;
         bool is_str;
         Node *n;
 
@@ -329,9 +347,17 @@ static void report_syntax_error(Builder *b, const yaml_parser_t *p) {
         loc = mark_location(b, p->problem_mark, &off);
         if (off < b->src->len && b->src->data[off] == '\t')
                 hint = " (a tab cannot indent YAML; use spaces)";
-        if (p->context && (p->context_mark.line != p->problem_mark.line || p->context_mark.column != p->problem_mark.column))
-                diag_error(b->diags, loc, "YAML syntax error: %s (%s that starts at line %zu, column %zu)%s", strna(p->problem),
-                           p->context, p->context_mark.line + 1, p->context_mark.column + 1, hint);
+        if (p->context &&
+            (p->context_mark.line != p->problem_mark.line || p->context_mark.column != p->problem_mark.column))
+                diag_error(
+                        b->diags,
+                        loc,
+                        "YAML syntax error: %s (%s that starts at line %zu, column %zu)%s",
+                        strna(p->problem),
+                        p->context,
+                        p->context_mark.line + 1,
+                        p->context_mark.column + 1,
+                        hint);
         else
                 diag_error(b->diags, loc, "YAML syntax error: %s%s", strna(p->problem), hint);
 }
@@ -372,8 +398,10 @@ int yaml_load_document(const SourceText *src, const LoadLimits *limits, Diagnost
                         break;
                 case YAML_DOCUMENT_START_EVENT:
                         if (++documents > 1) {
-                                diag_error(diags, mark_location(&b, e.start_mark, NULL),
-                                           "a second YAML document ('---') in one file; put each configuration in its own file");
+                                diag_error(
+                                        diags,
+                                        mark_location(&b, e.start_mark, NULL),
+                                        "a second YAML document ('---') in one file; put each configuration in its own file");
                                 r = -EINVAL;
                         }
                         break;
@@ -408,9 +436,11 @@ int yaml_load_document(const SourceText *src, const LoadLimits *limits, Diagnost
                 return r;
         }
         if (!b.root || (b.root->kind == NODE_SCALAR && b.root->is_null)) {
-                diag_error(diags, ((Location) { .file = src->file }),
-                           only_blank(src->data, src->len) ? "file is empty: it holds no configuration"
-                                                            : "file holds only comments: no configuration");
+                diag_error(
+                        diags,
+                        ((Location){ .file = src->file }),
+                        only_blank(src->data, src->len) ? "file is empty: it holds no configuration"
+                                                        : "file holds only comments: no configuration");
                 builder_done(&b);
                 return -ENODATA;
         }
