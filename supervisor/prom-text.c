@@ -814,6 +814,8 @@ static int merge_labels(PromSeriesTable *t, const Label *own, size_t n_own, size
                                 for (size_t j = 0; !taken && j < i; j++)
                                         taken = streq(t->names.data + offsets[j], cand);
                         } while (taken && prefix + 9 + name_len < sizeof(cand));
+                        if (taken || prefix + name_len > PROM_NAME_MAX)
+                                return -EBADMSG; /* would not parse back */
                         offsets[i] = t->names.len;
                         (void) strbuf_append(&t->names, cand, prefix + name_len + 1);
                         if (strbuf_failed(&t->names))
@@ -929,6 +931,8 @@ int prom_series_table_lookup_raw(
                         return r;
         }
         r = lookup_canonical(t, metric, t->decoded.labels, t->decoded.n_labels, now, &s);
+        if (r == -EBADMSG)
+                *ret_error = "label name too long once renamed to exported_*";
         if (r < 0)
                 return r;
         found = r;
@@ -980,6 +984,8 @@ int prom_series_table_lookup(
                 if (*labels[i].value)
                         own[n++] = labels[i];
         r = lookup_canonical(t, metric, own, n, now, &s);
+        if (r == -EBADMSG)
+                return -EINVAL;
         if (r <= 0)
                 return r;
         *ret = s;

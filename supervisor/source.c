@@ -285,7 +285,7 @@ int source_start(Source *s) {
         return 0;
 }
 
-static void vset_error(Source *s, const char *format, va_list ap) {
+static _printf_(2, 0) void vset_error(Source *s, const char *format, va_list ap) {
         (void) vsnprintf(s->stats.last_error, sizeof(s->stats.last_error), format, ap);
 }
 
