@@ -43,12 +43,14 @@ typedef enum MatchOp {
 typedef struct LabelMatcher {
         char *name;
         MatchOp op;
-        char *value;    /* the string or the regex source as written */
-        regex_t *regex; /* compiled "^(value)$" for =~ and !~, NULL otherwise */
+        char *value;         /* the string or the regex source, escapes resolved */
+        regex_t *regex;      /* compiled "^(value)$" for =~ and !~, NULL otherwise */
+        size_t name_offset;  /* byte offset of the label name in Selector.text */
+        size_t value_offset; /* byte offset of the value's opening quote in Selector.text */
 } LabelMatcher;
 
 typedef struct Selector {
-        char *text;   /* as written, for messages */
+        char *text; /* as written, for messages */
         char *metric; /* metric name, or NULL if the selector is only {…} (then a __name__ matcher applies) */
         LabelMatcher *matchers;
         size_t n_matchers;
@@ -60,6 +62,18 @@ typedef struct Label {
         const char *value;
 } Label;
 
+/* Parse Prometheus selector syntax: name{label="v",l=~"re",x!="y",z!~"re"} or {__name__="x",...}. Regexes
+ * are POSIX extended, fully anchored, compiled here; RE2/PCRE-only syntax is an error that names the POSIX
+ * spelling. On a syntax error returns -EINVAL and, when the pointers are not NULL, a malloc'ed message in
+ * *ret_error and the byte offset in text where the problem is in *ret_error_offset. */
+int selector_parse(const char *text, Selector **ret, char **ret_error, size_t *ret_error_offset);
+Selector *selector_free(Selector *s);
+static inline void selector_freep(Selector **s) {
+        if (*s)
+                selector_free(*s);
+}
+
+/* Whether a series (metric name plus labels; a missing label counts as "") is selected. */
 bool selector_matches(const Selector *s, const char *metric, const Label *labels, size_t n_labels);
 /* The value a selector pins for a label (label="v"), or NULL. */
 const char *selector_pinned_value(const Selector *s, const char *label);
@@ -85,10 +99,10 @@ typedef struct SourceConfig {
         char *name;
         Location loc;
         SourceKind kind;
-        char *url;          /* prometheus, http_probe */
-        char **units;       /* systemd: unit names or globs */
+        char *url;    /* prometheus, http_probe */
+        char **units; /* systemd: unit names or globs */
         size_t n_units;
-        char *listen_path;  /* listen: unix socket path */
+        char *listen_path;    /* listen: unix socket path */
         usec_t interval_usec; /* default 10s */
         usec_t timeout_usec;  /* default min(interval, 5s) */
         uint64_t max_series;  /* default 10000 */
@@ -154,11 +168,11 @@ typedef struct BurnWindow {
 typedef struct DetectorSpec {
         DetectorKind kind;
         Location loc;
-        double threshold;       /* robust sigmas; default 4 */
-        Direction direction;    /* default both */
-        usec_t warmup_usec;     /* warm-up as a duration (0 if given as a count or unset) */
+        double threshold;        /* robust sigmas; default 4 */
+        Direction direction;     /* default both */
+        usec_t warmup_usec;      /* warm-up as a duration (0 if given as a count or unset) */
         uint64_t warmup_samples; /* warm-up as a sample count (0 if given as a duration or unset) */
-        bool has_warmup;        /* false: the detector kind's own default applies */
+        bool has_warmup;         /* false: the detector kind's own default applies */
 
         usec_t halflife_usec; /* ewma; default 30m */
 
@@ -244,8 +258,8 @@ typedef struct Step {
         size_t n_argv;
         usec_t timeout_usec; /* exec default 30s; http default 10s */
 
-        char *socket;  /* haproxy, redis, memcached: unix socket path */
-        char *address; /* haproxy, redis, memcached: host:port */
+        char *socket;    /* haproxy, redis, memcached: unix socket path */
+        char *address;   /* haproxy, redis, memcached: host:port */
         Template server; /* haproxy backend/server */
         HaproxyState haproxy_state;
         int weight; /* haproxy; -1 when state is used */
@@ -360,8 +374,13 @@ typedef struct ConfigLoadOptions {
 int config_load(const char *path, const ConfigLoadOptions *opts, Config **ret, Diagnostics *diags);
 
 /* Parse one file's contents as a complete configuration (no drop-ins): for tests and the fuzzer. */
-int config_load_buffer(const char *filename, const char *data, size_t len, const ConfigLoadOptions *opts,
-                       Config **ret, Diagnostics *diags);
+int config_load_buffer(
+        const char *filename,
+        const char *data,
+        size_t len,
+        const ConfigLoadOptions *opts,
+        Config **ret,
+        Diagnostics *diags);
 
 Config *config_free(Config *c);
 static inline void config_freep(Config **c) {
