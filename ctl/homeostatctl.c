@@ -20,6 +20,7 @@ typedef struct Verb {
 
 static const Verb verbs[] = {
         { "check", ctl_check, "[--strict] PATH...", "validate rule files offline" },
+        { "replay", ctl_replay, "--rules FILE INPUT.csv...", "backtest rules over recorded data" },
 };
 
 static void usage(FILE *f) {
