@@ -257,7 +257,10 @@ def run_replay(job):
             # two-column file each output row is the next matching input row; in a multi-series file
             # several output rows share one timestamp row.
             nxt = 0
+            ncol = len(OUTPUT_HEADER)
             for row in reader:
+                if len(row) != ncol:
+                    raise BenchError(f"output row {out_rows + 2} has {len(row)} fields, want {ncol}")
                 t = row[its]
                 i = nxt
                 while i < n and strs[i] != t:
@@ -271,24 +274,36 @@ def run_replay(job):
                     anomaly[i] = 1
                 elif a != "0":
                     raise BenchError(f"anomaly column is {a!r} in output row {out_rows + 2}")
-                s = float(row[isc])
+                try:
+                    s = float(row[isc])
+                except ValueError:
+                    raise BenchError(f"score {row[isc]!r} is not a number in output row {out_rows + 2}") from None
                 if not 0.0 <= s <= 1.0:
                     raise BenchError(f"score {s} outside [0, 1] in output row {out_rows + 2}")
                 if s > scores[i]:
                     scores[i] = s
                 out_rows += 1
+        except BenchError as e:
+            parse_error = e
         except BaseException:
             proc.kill()
             proc.wait()
             raise
+        else:
+            parse_error = None
         finally:
             proc.stdout.close()
+        if parse_error is not None and proc.poll() is None:
+            proc.kill()
         rc = proc.wait()
         errf.seek(0)
         err_tail = errf.read()[-2000:].decode("utf-8", "replace")
     elapsed = time.monotonic() - t0
-    if rc != 0:
+    if rc != 0 and (parse_error is None or rc > 0):
+        # replay's own diagnosis comes first (a kill after a parse error gives a negative rc).
         raise BenchError(f"replay exited with {rc}: {err_tail.strip()}")
+    if parse_error is not None:
+        raise parse_error
     if out_rows == 0:
         raise BenchError("replay wrote no output row: the rule selector matched nothing")
     return times, anomaly, scores, out_rows, elapsed
@@ -605,8 +620,10 @@ def main(argv=None):
     if failures:
         out("")
         out(f"FAILED replays ({len(failures)}), left out of the figures above:")
-        for f in failures:
+        for f in sorted(failures)[:20]:
             out(f"  {f}")
+        if len(failures) > 20:
+            out(f"  ... and {len(failures) - 20} more (all in the --json output)")
     print("\n".join(out_lines))
     if args.json:
         with open(args.json, "w") as f:
