@@ -169,6 +169,9 @@ def load_synthetic(root, set_name, log):
         synth.generate_set(root, synth.SEEDS[set_name], set_name, jobs=2, log=log)
     with open(mpath) as f:
         manifest = json.load(f)
+    if manifest.get("generator_version") != synth.GENERATOR_VERSION:
+        raise BenchError(f"{root} was made by generator version {manifest.get('generator_version')}, "
+                         f"synth.py is version {synth.GENERATOR_VERSION}: remove the directory to regenerate it")
     out = []
     for entry in manifest["files"]:
         with open(os.path.join(root, entry["name"] + ".json")) as f:
@@ -580,7 +583,8 @@ def main(argv=None):
         "failures": failures,
     }
     if standin:
-        out("!!! STAND-IN REPLAY (bench/quality/testing): these figures test the harness, they are NOT results !!!")
+        out("!!! STAND-IN REPLAY (bench/quality/testing): these figures test the harness, "
+            "they are NOT results !!!")
     m = report["meta"]
     out(f"detection-quality benchmark  commit {m['commit']}  {m['date']}")
     out(f"homeostatctl: {ctl} [{version}]")
@@ -627,7 +631,7 @@ def main(argv=None):
     print("\n".join(out_lines))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(jsonable(report), f, indent=1, default=lambda o: o._asdict() if hasattr(o, "_asdict") else str(o))
+            json.dump(jsonable(report), f, indent=1)
             f.write("\n")
     return 1 if failures else 0
 

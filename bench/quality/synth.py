@@ -30,7 +30,7 @@ import random
 import sys
 from datetime import datetime, timezone
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SEEDS = {"dev": 20240601, "heldout": 90210417}
 START_EPOCH = 1709510400  # 2024-03-04 00:00:00 UTC, a Monday
 DAY = 86400
@@ -371,7 +371,7 @@ def generate_file(seed, category, index, metric):
     return name, rows, labels
 
 
-def _level_noise(rng, fx, k, base_sigma, nu=4):
+def _level_noise(rng, fx, k, base_sigma, nu=5):
     return base_sigma * fx.noise.get(k, 1.0) * student_t(rng, nu)
 
 
@@ -427,15 +427,16 @@ def gen_cpu(rng, ts, load, fx, leak_plan, warmup_end):
 
 def gen_latency(rng, ts, load, fx, leak_plan, warmup_end):
     """p99 latency in seconds: log-normal around a base that rises with load, heavy-tailed in log space,
-    with rare GC pauses (x1.5-2.2 for one sample) that are normal."""
+    with rare GC pauses (x1.5-2.2 for one sample, 1.5 a day whatever the sampling) that are normal."""
     base = rng.uniform(0.05, 0.6)
     sens = rng.uniform(0.2, 0.5)
+    pause_p = 1.5 * (ts[1] - ts[0]) / DAY
     rows = []  # one entry per sample, gaps included
     for k, t in enumerate(ts):
         lv = math.log(base) + sens * _load_at(load, fx, t, k)
         lv += _level_noise(rng, fx, k, 0.08, nu=5)
         v = math.exp(lv) * fx.mult.get(k, 1.0)
-        if rng.random() < 0.001:
+        if rng.random() < pause_p:
             v *= rng.uniform(1.5, 2.2)
         rows.append(f"{t},{v:.6g}")
     return rows, [], []
@@ -514,7 +515,7 @@ def gen_slo(rng, ts, load, fx, leak_plan, warmup_end):
     for k, t in enumerate(ts):
         dt = t - prev
         prev = t
-        rate = base * load.at(t) * max(0.0, 1.0 + 0.025 * student_t(rng, 4))
+        rate = base * load.at(t) * max(0.0, 1.0 + 0.025 * student_t(rng, 5))
         reqs = poisson(rng, rate * dt)
         p = fx.extra.get(k, p0)
         errs = poisson(rng, reqs * p)

@@ -219,8 +219,9 @@ class RealNabFile(unittest.TestCase):
 
     def test_matches_published_contributions(self):
         ts = [self.START + 300 * i for i in range(4032)]
-        limits = [(nab.parse_nab_time("2014-02-19 10:50:00.000000"), nab.parse_nab_time("2014-02-20 03:30:00.000000")),
-                  (nab.parse_nab_time("2014-02-23 11:45:00.000000"), nab.parse_nab_time("2014-02-24 04:25:00.000000"))]
+        limits = [(nab.parse_nab_time(a), nab.parse_nab_time(b))
+                  for a, b in (("2014-02-19 10:50:00.000000", "2014-02-20 03:30:00.000000"),
+                               ("2014-02-23 11:45:00.000000", "2014-02-24 04:25:00.000000"))]
         lf = nab.LabelledFile.from_timestamps("ec2_cpu_utilization_53ea38", ts, limits)
         self.assertEqual(lf.windows, [(1396, 1596), (2559, 2759)])
         self.assertEqual(lf.probation, 604)
