@@ -49,7 +49,7 @@ typedef struct Ctx {
 typedef struct Input {
         IncidentInput kind;
         usec_t resolved_at;           /* IN_RECOVER */
-        const UnitInfo *unit;         /* IN_PREFLIGHT (NULL: could not be read) */
+        const UnitSnapshot *unit;         /* IN_PREFLIGHT (NULL: could not be read) */
         const char *error;            /* IN_PREFLIGHT */
         const StepResult *result;     /* IN_RESULT */
         ReconcileOutcome reconcile;   /* IN_RECONCILE */
@@ -893,7 +893,7 @@ static int h_verify_failed(Ctx *c, Incident *i, const Input *in) {
 }
 
 static int h_preflight(Ctx *c, Incident *i, const Input *in) {
-        const UnitInfo *u = in->unit;
+        const UnitSnapshot *u = in->unit;
         const Rule *rule = i->rule;
         const Step *step = current_step(i);
         char d[DURATION_MAX], g_d[DURATION_MAX], detail[256];
@@ -1021,7 +1021,6 @@ static int h_preflight(Ctx *c, Incident *i, const Input *in) {
 
 static int h_result(Ctx *c, Incident *i, const Input *in) {
         const StepResult *res = in->result;
-        _cleanup_free_ char *msg = NULL;
         int r;
 
         r = record_result(c, i, res);
@@ -1054,8 +1053,9 @@ static int h_result(Ctx *c, Incident *i, const Input *in) {
                         i->retry_mono = c->now.mono + INCIDENT_RETRY_USEC;
                         return 0;
                 }
-                msg = clean_text(res->message);
-                return escalate(c, i, "action refused", "the action was refused: %s", strempty(msg));
+                /* Nothing was changed (already in the wanted state, or refused for good): the step cannot help
+                 * by running again; on to the next one. Not a failed recovery: nothing was tried. */
+                return next_step(c, i);
         }
 }
 
@@ -1875,7 +1875,7 @@ int incident_engine_preflight_result(
         IncidentEngine *e,
         const Id128 *incident,
         uint64_t action_id,
-        const UnitInfo *info,
+        const UnitSnapshot *info,
         const char *error,
         IncidentNow now,
         Effects *out) {

@@ -51,18 +51,18 @@
 typedef struct IncidentEngine IncidentEngine;
 
 /* What the glue found out about a unit before acting on it. */
-typedef struct UnitInfo {
+typedef struct UnitSnapshot {
         char invocation_id[ID128_STRING_MAX]; /* "" when the unit has none (not running) */
         char active_state[32]; /* active, reloading, inactive, failed, activating, deactivating */
         char result[32];       /* Result=: success, start-limit-hit, exit-code, ... */
         bool job_queued;
         usec_t active_enter_mono; /* ActiveEnterTimestampMonotonic on the engine's clock; 0 unknown */
-} UnitInfo;
+} UnitSnapshot;
 
 typedef enum StepOutcome {
         STEP_SUCCEEDED,
         STEP_FAILED,
-        STEP_SKIPPED, /* the executor refused (unit state); retry says whether it may pass later */
+        STEP_SKIPPED, /* nothing was changed; retry: try the same step again later, else on to the next step */
         STEP_TIMED_OUT,
         _STEP_OUTCOME_MAX,
 } StepOutcome;
@@ -160,7 +160,7 @@ int incident_engine_preflight_result(
         IncidentEngine *e,
         const Id128 *incident,
         uint64_t action_id,
-        const UnitInfo *info,
+        const UnitSnapshot *info,
         const char *error,
         IncidentNow now,
         Effects *out);

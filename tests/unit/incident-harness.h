@@ -284,8 +284,8 @@ static size_t h_n_incidents(Harness *h) {
         return n;
 }
 
-static UnitInfo h_unit(const char *inv, const char *state, usec_t active_enter_mono) {
-        UnitInfo u = {};
+static UnitSnapshot h_unit(const char *inv, const char *state, usec_t active_enter_mono) {
+        UnitSnapshot u = {};
         snprintf(u.invocation_id, sizeof(u.invocation_id), "%s", inv);
         snprintf(u.active_state, sizeof(u.active_state), "%s", state);
         snprintf(u.result, sizeof(u.result), "success");
@@ -298,7 +298,7 @@ static UnitInfo h_unit(const char *inv, const char *state, usec_t active_enter_m
 #define INV_C "cccccccccccccccccccccccccccccccc"
 
 /* Answer the pending preflight of incident i with a healthy, long-running unit. */
-static void h_preflight(Harness *h, Incident *i, const UnitInfo *u) {
+static void h_preflight(Harness *h, Incident *i, const UnitSnapshot *u) {
         const Effect *e = NULL;
         for (size_t k = h->all.n; k > 0 && !e; k--)
                 if (h->all.items[k - 1].kind == EFFECT_PREFLIGHT &&
@@ -315,7 +315,7 @@ static void h_preflight(Harness *h, Incident *i, const UnitInfo *u) {
 }
 
 static void h_preflight_ok(Harness *h, Incident *i) {
-        UnitInfo u = h_unit(INV_A, "active", 1);
+        UnitSnapshot u = h_unit(INV_A, "active", 1);
         h_preflight(h, i, &u);
 }
 

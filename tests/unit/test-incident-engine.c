@@ -230,7 +230,7 @@ static void test_reopen_within_window(void **state) {
                 incident_engine_guards(h.engine), "api-latency", &r->guard, h.now.mono, &failures));
         assert_int_equal(failures, 1);
 
-        UnitInfo u = h_unit(INV_B, "active", 1);
+        UnitSnapshot u = h_unit(INV_B, "active", 1);
         h_preflight(&h, i, &u);
         h_result(&h, i, STEP_SUCCEEDED, INV_C, NULL);
         h_advance(&h, 10 * USEC_PER_SEC);
@@ -260,7 +260,7 @@ static void test_breaker_stops_actions(void **state) {
 
         Incident *i = fire(&h, 0, SERIES);
         for (int k = 0; k < 2; k++) {
-                UnitInfo u = h_unit(k == 0 ? INV_A : INV_B, "active", 1);
+                UnitSnapshot u = h_unit(k == 0 ? INV_A : INV_B, "active", 1);
                 h_preflight(&h, i, &u);
                 assert_int_equal(h_count(&h.fx, EFFECT_ACTION), 1);
                 h_result(&h, i, STEP_SUCCEEDED, k == 0 ? INV_B : INV_C, NULL);
@@ -496,7 +496,7 @@ static void test_foreign_restart_grace(void **state) {
 
         Incident *i = fire(&h, 0, SERIES);
         /* Started 30 s ago by a deploy. */
-        UnitInfo u = h_unit(INV_A, "active", h.now.mono - 30 * USEC_PER_SEC);
+        UnitSnapshot u = h_unit(INV_A, "active", h.now.mono - 30 * USEC_PER_SEC);
         h_preflight(&h, i, &u);
         assert_int_equal(i->state, INCIDENT_FIRING);
         const TimelineEvent *sk = h_last(i, IEV_ACTION_SKIPPED);
@@ -513,7 +513,7 @@ static void test_foreign_restart_grace(void **state) {
         h_wake(&h, 5 * USEC_PER_SEC);
         h_wake(&h, USEC_PER_MINUTE);
         /* Step 2 on the same unit: its fresh InvocationID is ours, no grace. */
-        UnitInfo ours = h_unit(INV_B, "active", our_start);
+        UnitSnapshot ours = h_unit(INV_B, "active", our_start);
         h_preflight(&h, i, &ours);
         assert_int_equal(h_count(&h.fx, EFFECT_ACTION), 1);
         h_stop(&h);
@@ -551,7 +551,7 @@ static void test_unit_states(void **state) {
         h_start(&h, false);
 
         Incident *i = fire(&h, 0, SERIES);
-        UnitInfo u = h_unit(INV_A, "active", 1);
+        UnitSnapshot u = h_unit(INV_A, "active", 1);
         u.job_queued = true;
         h_preflight(&h, i, &u);
         assert_int_equal(i->state, INCIDENT_FIRING);
@@ -683,6 +683,39 @@ static void test_action_failure(void **state) {
         size_t f;
         guard_breaker_open(incident_engine_guards(h.engine), "api-latency", &r->guard, h.now.mono, &f);
         assert_int_equal(f, 1);
+        h_stop(&h);
+}
+
+/* The executor changed nothing: temporary refusals retry the step, others move on (no breaker count). */
+static void test_executor_skips(void **state) {
+        Harness h = {};
+        Step s[] = { h_drain("api/web1"), h_drain("api/web2") };
+        setup_labels(&h, "api.service");
+        Rule *r = h_rule(&h, 0, "api-latency", s, 2);
+        r->guard.cooldown_usec = 0;
+        h_start(&h, false);
+
+        Incident *i = fire(&h, 0, SERIES);
+        StepResult busy = { .outcome = STEP_SKIPPED, .message = "api/web1 is in transition", .retry = true };
+        effects_clear(&h.fx);
+        assert_int_equal(incident_engine_action_result(h.engine, &i->id, i->action.id, &busy, h.now, &h.fx), 0);
+        assert_int_equal(i->state, INCIDENT_FIRING);
+        assert_string_equal(h_attr(h_last(i, IEV_ACTION_SKIPPED), "reason"), "unit state");
+        assert_false(guard_target_busy(incident_engine_guards(h.engine), "haproxy:/run/haproxy/admin.sock:api/web1"));
+        h_wake(&h, INCIDENT_RETRY_USEC);
+        assert_int_equal(i->state, INCIDENT_REMEDIATING);
+        assert_int_equal(i->action.step, 0);
+
+        StepResult same = { .outcome = STEP_SKIPPED, .message = "api/web1 is already drained" };
+        effects_clear(&h.fx);
+        assert_int_equal(incident_engine_action_result(h.engine, &i->id, i->action.id, &same, h.now, &h.fx), 0);
+        h_collect(&h);
+        assert_int_equal(i->state, INCIDENT_REMEDIATING);
+        assert_int_equal(i->action.step, 1);
+        assert_int_equal(i->n_obligations, 0);
+        size_t f;
+        guard_breaker_open(incident_engine_guards(h.engine), "api-latency", &r->guard, h.now.mono, &f);
+        assert_int_equal(f, 0);
         h_stop(&h);
 }
 
@@ -1154,6 +1187,7 @@ int main(void) {
                 cmocka_unit_test(test_target_not_allowed_moves_on),
                 cmocka_unit_test(test_recovery_during_action),
                 cmocka_unit_test(test_action_failure),
+                cmocka_unit_test(test_executor_skips),
                 cmocka_unit_test(test_no_secret_in_attrs),
                 cmocka_unit_test(test_persistence_round_trip),
                 cmocka_unit_test(test_crash_reconciliation),
