@@ -49,7 +49,7 @@ typedef struct Ctx {
 typedef struct Input {
         IncidentInput kind;
         usec_t resolved_at;           /* IN_RECOVER */
-        const UnitSnapshot *unit;         /* IN_PREFLIGHT (NULL: could not be read) */
+        const UnitSnapshot *unit;     /* IN_PREFLIGHT (NULL: could not be read) */
         const char *error;            /* IN_PREFLIGHT */
         const StepResult *result;     /* IN_RESULT */
         ReconcileOutcome reconcile;   /* IN_RECONCILE */
@@ -769,27 +769,24 @@ static int record_result(Ctx *c, Incident *i, const StepResult *res) {
                 }
                 return 0;
         case STEP_TIMED_OUT:
-                return emit(
-                        c,
-                        i,
-                        IEV_ACTION_FAILED,
-                        c->now.wall,
-                        attrs,
-                        "%s timed out%s%s",
-                        strempty(what),
-                        msg && msg[0] ? ": " : "",
-                        strempty(msg));
         case STEP_FAILED:
-                return emit(
+                r = emit(
                         c,
                         i,
                         IEV_ACTION_FAILED,
                         c->now.wall,
                         attrs,
-                        "%s failed%s%s",
+                        "%s %s%s%s",
                         strempty(what),
+                        res->outcome == STEP_TIMED_OUT ? "timed out" : "failed",
                         msg && msg[0] ? ": " : "",
                         strempty(msg));
+                if (r < 0)
+                        return r;
+                /* Past the point of no return the executor may have changed something anyway: keep the undo. */
+                if (i->action.undoable && res->undo && !json_is_null(res->undo))
+                        return add_obligation(c, i, res->undo);
+                return 0;
         case STEP_SKIPPED:
         default:
                 if (attrs) {
@@ -1053,8 +1050,8 @@ static int h_result(Ctx *c, Incident *i, const Input *in) {
                         i->retry_mono = c->now.mono + INCIDENT_RETRY_USEC;
                         return 0;
                 }
-                /* Nothing was changed (already in the wanted state, or refused for good): the step cannot help
-                 * by running again; on to the next one. Not a failed recovery: nothing was tried. */
+                /* Nothing was changed (already in the wanted state, or refused for good): the step cannot
+                 * help by running again; on to the next one. Not a failed recovery: nothing was tried. */
                 return next_step(c, i);
         }
 }
