@@ -23,6 +23,7 @@ static const Verb verbs[] = {
         { "check", ctl_check, "[--strict] PATH...", "validate rule files offline" },
         { "status", ctl_status, "[--json]", "summary of the running daemon" },
         { "reload", ctl_reload, "[--json]", "reload the daemon's configuration, print the outcome" },
+        { "replay", ctl_replay, "--rules FILE INPUT.csv...", "backtest rules over recorded data" },
 };
 
 static void usage(FILE *f) {

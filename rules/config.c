@@ -143,6 +143,7 @@ static int add_buffer(
                         diags,
                         source_text_location(&src, (size_t) (nul - data)),
                         "file contains a NUL byte: this is not a text file");
+                config_builder_mark_incomplete(b);
                 source_text_done(&src);
                 return 0;
         }
@@ -152,6 +153,7 @@ static int add_buffer(
                         source_text_location(&src, bad),
                         "file is not valid UTF-8 (byte 0x%02x); save it as UTF-8",
                         (unsigned char) data[bad]);
+                config_builder_mark_incomplete(b);
                 source_text_done(&src);
                 return 0;
         }
@@ -165,8 +167,10 @@ static int add_buffer(
         }
         if (r >= 0)
                 r = config_builder_add_document(b, root, is_main);
-        else
+        else {
+                config_builder_mark_incomplete(b);
                 r = 0; /* diagnosed */
+        }
         source_text_done(&src);
         return r;
 }
@@ -206,6 +210,7 @@ static int add_file(ConfigBuilder *b, Diagnostics *diags, const char *path, size
                 else
                         diag_error(
                                 diags, whole_file(name), "file is larger than the limit of %zu bytes", max_bytes);
+                config_builder_mark_incomplete(b);
                 return 0;
         }
         if (r < 0) {

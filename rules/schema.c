@@ -79,7 +79,7 @@ struct ConfigBuilder {
         RuleAux *aux; /* parallel to c->rules */
         Location *source_name_locs;
         Location *notifier_name_locs;
-        bool notifier_literal_url_warned;
+        bool incomplete; /* a file could not be parsed */
 };
 
 typedef struct Ctx {
@@ -2424,6 +2424,10 @@ ConfigBuilder *config_builder_free(ConfigBuilder *b) {
         return NULL;
 }
 
+void config_builder_mark_incomplete(ConfigBuilder *b) {
+        b->incomplete = true;
+}
+
 int config_builder_add_file_name(ConfigBuilder *b, const char *name, const char **ret) {
         Config *c = b->c;
         int r = grow((void **) &c->files, &b->files_alloc, c->n_files + 1, sizeof(char *));
@@ -2568,7 +2572,7 @@ int config_builder_finish(ConfigBuilder *b, Config **ret) {
                                         found = &c->notifiers[k];
                                         rule->notify[rule->n_notify++] = k;
                                 }
-                        if (!found)
+                        if (!found && !b->incomplete)
                                 suggest_name(
                                         &x,
                                         aux->notify[j].loc,
@@ -2579,7 +2583,7 @@ int config_builder_finish(ConfigBuilder *b, Config **ret) {
                                         " (declare it under notifiers:)");
                 }
                 for (size_t j = 0; j < aux->n_source_refs; j++) {
-                        if (config_find_source(c, aux->source_refs[j].name))
+                        if (b->incomplete || config_find_source(c, aux->source_refs[j].name))
                                 continue;
                         suggest_name(
                                 &x,

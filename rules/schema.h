@@ -20,6 +20,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ConfigBuilder *, config_builder_free);
 int config_builder_add_file_name(ConfigBuilder *b, const char *name, const char **ret);
 /* Validate one file's tree. is_main: the file must have `rules`. */
 int config_builder_add_document(ConfigBuilder *b, const Node *root, bool is_main);
+/* A file could not be read or parsed: skip reference checks (what it defined is unknown, so "no notifier
+ * named X" would be noise). */
+void config_builder_mark_incomplete(ConfigBuilder *b);
 /* Cross-file checks, warnings, fingerprints. Hands over the Config (also when errors were found: the
  * caller decides by the diagnostics). */
 int config_builder_finish(ConfigBuilder *b, Config **ret);

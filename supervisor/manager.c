@@ -230,7 +230,7 @@ static void remember_row(Manager *m, const EvalRow *row) {
         m->recent_next = (m->recent_next + 1) % MANAGER_RECENT_ROWS;
         m->recent_total++;
         copy_truncated(r->rule, sizeof(r->rule), row->rule ? row->rule->name : NULL);
-        copy_truncated(r->series, sizeof(r->series), row->series_key);
+        copy_truncated(r->series, sizeof(r->series), row->series_key ?: row->subject_key);
         r->t = row->t;
         r->value = row->value;
         r->x = row->x;
@@ -277,10 +277,12 @@ static void on_eval_row(const EvalRow *row, void *userdata) {
         if (row->transition == EVAL_FIRING || row->transition == EVAL_ABSENT ||
             row->transition == EVAL_RESOLVED) {
                 _cleanup_strbuf_ StrBuf f1 = STRBUF_INIT, f2 = STRBUF_INIT;
+                /* what the state belongs to: the series, a burnrate group, or the selector (absent_for) */
+                const char *subject = row->subject_key ?: strempty(row->series_key);
                 const char *fields[2];
 
                 (void) strbuf_printf(&f1, "HOMEOSTAT_RULE=%s", row->rule ? row->rule->name : "");
-                (void) strbuf_printf(&f2, "HOMEOSTAT_SERIES=%s", strempty(row->series_key));
+                (void) strbuf_printf(&f2, "HOMEOSTAT_SERIES=%s", subject);
                 fields[0] = strbuf_str(&f1);
                 fields[1] = strbuf_str(&f2);
                 if (row->transition == EVAL_RESOLVED)
@@ -291,7 +293,7 @@ static void on_eval_row(const EvalRow *row, void *userdata) {
                                 2,
                                 "Rule %s no longer fires for %s",
                                 row->rule ? row->rule->name : "?",
-                                strempty(row->series_key));
+                                subject);
                 else if (row->transition == EVAL_ABSENT)
                         log_fields(
                                 LOG_NOTICE,
@@ -309,7 +311,7 @@ static void on_eval_row(const EvalRow *row, void *userdata) {
                                 2,
                                 "Rule %s fires for %s: %g, expected %g (%g to %g)",
                                 row->rule ? row->rule->name : "?",
-                                strempty(row->series_key),
+                                subject,
                                 row->x,
                                 row->verdict.expected,
                                 row->verdict.lower,
