@@ -48,7 +48,8 @@ static void stderr_sink(
 }
 
 /* Why: one journal entry per message with the caller's structured fields, so `journalctl
- * HOMEOSTAT_RULE=api-latency` finds everything about a rule. Falls back to stderr if journald refuses. */
+ * HOMEOSTAT_RULE=api-latency` finds everything about a rule. Falls back to stderr if journald refuses the
+ * message (it reports no error when journald is gone altogether; journal_log_setup() checks that). */
 static void journal_sink(
         int priority, const char *message, const char *const *fields, size_t n_fields, void *userdata) {
         struct iovec iov[3 + JOURNAL_FIELDS_MAX];
@@ -95,8 +96,15 @@ bool journal_log_wanted(void) {
         return getenv("INVOCATION_ID") != NULL;
 }
 
+/* sd_journal_send() silently succeeds when journald is not running (it drops the message on ENOENT), so
+ * whether the journal can take messages at all is checked here, once. */
+static bool journal_socket_present(void) {
+        struct stat st;
+        return stat("/run/systemd/journal/socket", &st) >= 0 && S_ISSOCK(st.st_mode);
+}
+
 bool journal_log_setup(const char *program_name, bool force_journal) {
-        bool journal = force_journal || journal_log_wanted();
+        bool journal = force_journal || (journal_log_wanted() && journal_socket_present());
 
         if (program_name)
                 identifier = program_name;

@@ -2,8 +2,8 @@
 /*
  * homeostatd's log sink: structured journal entries (MESSAGE=, PRIORITY=, SYSLOG_IDENTIFIER= plus the
  * caller's HOMEOSTAT_*= fields) when the daemon runs under systemd, plain "homeostatd: message" lines on
- * stderr otherwise. A message the journal refuses (journald not running) also goes to stderr, so nothing
- * is lost in the test setups that have a service manager but no journald.
+ * stderr otherwise. Without a journald socket (a service manager but no journald, as in the tests), or for
+ * a message the journal refuses, stderr is used, so nothing is lost.
  *
  * Secrets never reach this sink: callers do not log notifier URLs, and sources redact theirs.
  */
@@ -15,8 +15,8 @@
  * was started by systemd (INVOCATION_ID is set). */
 bool journal_log_wanted(void);
 
-/* Install the sink (journal when journal_log_wanted() or force_journal, else stderr with the program name
- * as prefix). Returns true if the journal is used. */
+/* Install the sink (journal when journal_log_wanted() and journald's socket exists, or force_journal; else
+ * stderr with the program name as prefix). Returns true if the journal is used. */
 bool journal_log_setup(const char *program_name, bool force_journal);
 
 /* Whether a "KEY=value" field is acceptable to journald (KEY: A-Z, 0-9, _, not starting with _ or a digit,

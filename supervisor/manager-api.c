@@ -646,6 +646,72 @@ int manager_status_html(Manager *m, StrBuf *b) {
         return strbuf_failed(b) ? -ENOMEM : 0;
 }
 
+/* ---- recent verdicts ---- */
+
+static json_t *json_number_or_null(double v) {
+        /* JSON has no NaN/Inf (and json_real(NAN) is NULL): "no value yet" is null */
+        return isfinite(v) ? json_real(v) : json_null();
+}
+
+static const char *transition_to_string(EvalTransition t) {
+        static const char *const names[] = {
+                [EVAL_NONE] = "none",         [EVAL_PENDING] = "pending",   [EVAL_FIRING] = "firing",
+                [EVAL_CLEARED] = "cleared",   [EVAL_RESOLVED] = "resolved", [EVAL_ABSENT] = "absent",
+        };
+        return (size_t) t < ELEMENTSOF(names) && names[t] ? names[t] : "unknown";
+}
+
+json_t *manager_recent_verdicts_json(Manager *m, const char *rule, const char *series) {
+        json_t *a = json_array(), *o;
+
+        if (!a)
+                return NULL;
+        for (size_t k = 0; k < MANAGER_RECENT_ROWS && k < m->recent_total; k++) {
+                /* oldest first */
+                size_t i = (m->recent_total < MANAGER_RECENT_ROWS ? 0 : m->recent_next) + k;
+                const RecentRow *r = &m->recent[i % MANAGER_RECENT_ROWS];
+
+                if ((rule && !streq(rule, r->rule)) || (series && !streq(series, r->series)))
+                        continue;
+                o = json_pack("{s:s,s:s,s:f,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:b,s:b,s:s,s:b}",
+                              "rule",
+                              r->rule,
+                              "series",
+                              r->series,
+                              "t",
+                              r->t,
+                              "value",
+                              json_number_or_null(r->value),
+                              "x",
+                              json_number_or_null(r->x),
+                              "score",
+                              json_number_or_null(r->verdict.score),
+                              "p",
+                              json_number_or_null(r->verdict.p),
+                              "expected",
+                              json_number_or_null(r->verdict.expected),
+                              "lower",
+                              json_number_or_null(r->verdict.lower),
+                              "upper",
+                              json_number_or_null(r->verdict.upper),
+                              "anomalous",
+                              (int) r->verdict.anomalous,
+                              "warming_up",
+                              (int) r->verdict.warming_up,
+                              "firing",
+                              (int) r->firing,
+                              "transition",
+                              transition_to_string(r->transition),
+                              "from_tick",
+                              (int) r->from_tick);
+                if (!o || json_array_append_new(a, o) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        }
+        return json_pack("{s:o,s:I}", "verdicts", a, "capacity", (json_int_t) MANAGER_RECENT_ROWS);
+}
+
 /* ---- routes ---- */
 
 static int reply_strbuf(ApiResponse *resp, const char *content_type, StrBuf *b) {
@@ -683,6 +749,13 @@ static int h_status(const ApiRequest *req, ApiResponse *resp, void *userdata) {
         return api_reply_json(resp, 200, j);
 }
 
+static int h_verdicts(const ApiRequest *req, ApiResponse *resp, void *userdata) {
+        json_t *j = manager_recent_verdicts_json(userdata, api_request_query(req, "rule"), api_request_query(req, "series"));
+        if (!j)
+                return -ENOMEM;
+        return api_reply_json(resp, 200, j);
+}
+
 static int h_reload(const ApiRequest *req, ApiResponse *resp, void *userdata) {
         Manager *m = userdata;
         ReloadResult res = {};
@@ -711,6 +784,8 @@ int manager_api_register(Manager *m, Api *api) {
                 r = api_add_route(api, "GET", "/metrics", 0, h_metrics, m);
         if (r >= 0)
                 r = api_add_route(api, "GET", "/api/v1/status", 0, h_status, m);
+        if (r >= 0)
+                r = api_add_route(api, "GET", "/api/v1/verdicts", 0, h_verdicts, m);
         if (r >= 0)
                 r = api_add_route(api, "POST", "/api/v1/reload", 0, h_reload, m);
         return r;

@@ -20,6 +20,20 @@ typedef struct ManagedSource {
         bool reported_down; /* "source is down" was logged; "up again" is due when it recovers */
 } ManagedSource;
 
+/* The last verdicts, for GET /api/v1/verdicts (operators asking "what did this rule say just now", and the
+ * restart test comparing verdicts across a restart). Fixed-size copies: recording costs two memcpy and no
+ * allocation per row. */
+#define MANAGER_RECENT_ROWS 512
+typedef struct RecentRow {
+        char rule[64];
+        char series[256]; /* truncated beyond 255 bytes */
+        double t, value, x;
+        Verdict verdict;
+        bool firing;
+        bool from_tick;
+        EvalTransition transition;
+} RecentRow;
+
 typedef struct ManagerExtensionSlot {
         ManagerExtension ext;
         void *userdata;
@@ -78,6 +92,10 @@ struct Manager {
         void *eval_hook_userdata;
         ManagerExtensionSlot extensions[MANAGER_EXTENSIONS_MAX];
         size_t n_extensions;
+
+        RecentRow *recent; /* ring of MANAGER_RECENT_ROWS */
+        size_t recent_next;
+        uint64_t recent_total;
 
         char *last_status;
         bool ready;

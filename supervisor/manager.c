@@ -214,6 +214,32 @@ void manager_log_diagnostics(const ReloadResult *r, const char *config_path) {
 
 /* ---- sources and evaluation ---- */
 
+static void copy_truncated(char *dst, size_t size, const char *src) {
+        size_t n = src ? strnlen(src, size - 1) : 0;
+        if (n > 0)
+                memcpy(dst, src, n);
+        dst[n] = 0;
+}
+
+static void remember_row(Manager *m, const EvalRow *row) {
+        RecentRow *r;
+
+        if (!m->recent)
+                return;
+        r = &m->recent[m->recent_next];
+        m->recent_next = (m->recent_next + 1) % MANAGER_RECENT_ROWS;
+        m->recent_total++;
+        copy_truncated(r->rule, sizeof(r->rule), row->rule ? row->rule->name : NULL);
+        copy_truncated(r->series, sizeof(r->series), row->series_key ?: row->subject_key);
+        r->t = row->t;
+        r->value = row->value;
+        r->x = row->x;
+        r->verdict = row->verdict;
+        r->firing = row->firing;
+        r->from_tick = row->from_tick;
+        r->transition = row->transition;
+}
+
 static void count_row(Manager *m, const EvalRow *row) {
         RuleCounts *rc;
 
@@ -247,13 +273,16 @@ static void on_eval_row(const EvalRow *row, void *userdata) {
         Manager *m = userdata;
 
         count_row(m, row);
+        remember_row(m, row);
         if (row->transition == EVAL_FIRING || row->transition == EVAL_ABSENT ||
             row->transition == EVAL_RESOLVED) {
                 _cleanup_strbuf_ StrBuf f1 = STRBUF_INIT, f2 = STRBUF_INIT;
+                /* what the state belongs to: the series, a burnrate group, or the selector (absent_for) */
+                const char *subject = row->subject_key ?: strempty(row->series_key);
                 const char *fields[2];
 
                 (void) strbuf_printf(&f1, "HOMEOSTAT_RULE=%s", row->rule ? row->rule->name : "");
-                (void) strbuf_printf(&f2, "HOMEOSTAT_SERIES=%s", strempty(row->series_key));
+                (void) strbuf_printf(&f2, "HOMEOSTAT_SERIES=%s", subject);
                 fields[0] = strbuf_str(&f1);
                 fields[1] = strbuf_str(&f2);
                 if (row->transition == EVAL_RESOLVED)
@@ -264,7 +293,7 @@ static void on_eval_row(const EvalRow *row, void *userdata) {
                                 2,
                                 "Rule %s no longer fires for %s",
                                 row->rule ? row->rule->name : "?",
-                                strempty(row->series_key));
+                                subject);
                 else if (row->transition == EVAL_ABSENT)
                         log_fields(
                                 LOG_NOTICE,
@@ -282,7 +311,7 @@ static void on_eval_row(const EvalRow *row, void *userdata) {
                                 2,
                                 "Rule %s fires for %s: %g, expected %g (%g to %g)",
                                 row->rule ? row->rule->name : "?",
-                                strempty(row->series_key),
+                                subject,
                                 row->x,
                                 row->verdict.expected,
                                 row->verdict.lower,
@@ -727,7 +756,8 @@ int manager_new(const ManagerOptions *o, Config *config, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the evaluator: %m");
         m->rule_counts = calloc(MAX(m->config->n_rules, (size_t) 1), sizeof(RuleCounts));
-        if (!m->rule_counts)
+        m->recent = calloc(MANAGER_RECENT_ROWS, sizeof(RecentRow));
+        if (!m->rule_counts || !m->recent)
                 return log_oom();
 
         if (m->state_dir) {
@@ -891,6 +921,7 @@ Manager *manager_free(Manager *m) {
         evaluator_free(m->evaluator);
         config_free(m->config);
         free(m->rule_counts);
+        free(m->recent);
         state_saver_free(m->saver);
         safe_close(m->state_dir_fd);
         sd_event_source_disable_unref(m->sig_term);

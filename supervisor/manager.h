@@ -179,8 +179,13 @@ int manager_get_rule_counts(Manager *m, size_t rule_index, RuleCounts *ret);
 json_t *manager_status_json(Manager *m);
 int manager_metrics(Manager *m, StrBuf *out);
 int manager_status_html(Manager *m, StrBuf *out);
+/* The last MANAGER_RECENT_ROWS verdicts, oldest first, optionally only of one rule and/or series key:
+ * {"verdicts": [{"rule", "series", "t", "value", "x", "score", "p", "expected", "lower", "upper",
+ * "anomalous", "warming_up", "firing", "transition", "from_tick"}], "capacity"} (numbers without a value
+ * are null). Served as GET /api/v1/verdicts?rule=NAME&series=KEY. */
+json_t *manager_recent_verdicts_json(Manager *m, const char *rule, const char *series);
 /* The STATUS= line. */
 int manager_status_line(Manager *m, StrBuf *out);
 
-/* Register GET /, GET /metrics, GET /api/v1/status, POST /api/v1/reload on api. */
+/* Register GET /, GET /metrics, GET /api/v1/status, GET /api/v1/verdicts, POST /api/v1/reload on api. */
 int manager_api_register(Manager *m, Api *api);

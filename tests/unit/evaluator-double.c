@@ -101,6 +101,7 @@ int evaluator_push(Evaluator *e, const SampleIn *s, EvalCallback cb, void *userd
                         .rule = r,
                         .rule_index = i,
                         .series_key = st->key,
+                        .subject_key = st->key,
                         .metric = s->metric,
                         .labels = s->labels,
                         .n_labels = s->n_labels,

@@ -192,6 +192,18 @@ static void *client_main(void *p) {
         CHECK(c, strstr(json_string_value(json_object_get(j, "status")) ?: "", "1 firing") != NULL);
         json_decref(j);
 
+        /* the recent verdicts, filtered */
+        CHECK(c, http("GET", "/api/v1/verdicts?rule=high-0&series=load%7Bsource%3D%22push%22%7D", &b) == 200);
+        j = json_loads(strbuf_str(&b), 0, NULL);
+        CHECK(c, j && json_array_size(json_object_get(j, "verdicts")) == 2);
+        r = j ? json_array_get(json_object_get(j, "verdicts"), 1) : NULL;
+        CHECK(c, r && json_real_value(json_object_get(r, "value")) > 199.0);
+        CHECK(c, r && json_is_true(json_object_get(r, "anomalous")));
+        CHECK(c, r && streq(json_string_value(json_object_get(r, "transition")) ?: "", "firing"));
+        json_decref(j);
+        CHECK(c, http("GET", "/api/v1/verdicts?rule=nope", &b) == 200);
+        CHECK(c, strstr(strbuf_str(&b), "\"verdicts\":[]") != NULL);
+
         /* a valid change: two rules; the unchanged listen source keeps running */
         write_config(2, pushsock);
         st = http("POST", "/api/v1/reload", &b);
