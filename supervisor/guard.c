@@ -190,7 +190,7 @@ void guard_check(const GuardState *g, const GuardRequest *req, usec_t now_mono, 
                         ret->detail,
                         sizeof(ret->detail),
                         "cooldown of the rule: last action %s ago, cooldown %s",
-                        dur(a, sizeof(a), now_mono - r->last_action_mono),
+                        incident_format_elapsed(a, sizeof(a), now_mono - r->last_action_mono),
                         dur(b, sizeof(b), req->limits->cooldown_usec));
                 return;
         }
@@ -202,7 +202,7 @@ void guard_check(const GuardState *g, const GuardRequest *req, usec_t now_mono, 
                         ret->detail,
                         sizeof(ret->detail),
                         "cooldown of the target: last action on it %s ago, cooldown %s",
-                        dur(a, sizeof(a), now_mono - t->last_action_mono),
+                        incident_format_elapsed(a, sizeof(a), now_mono - t->last_action_mono),
                         dur(b, sizeof(b), req->limits->cooldown_usec));
                 return;
         }

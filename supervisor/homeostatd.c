@@ -240,6 +240,9 @@ static int run(int argc, char *argv[]) {
                 (void) sd_notifyf(false, "STATUS=Failed to start: %s", strerror(-r));
                 return EXIT_SYSTEM; /* logged */
         }
+        r = incident_manager_start(im);
+        if (r < 0)
+                return EXIT_SYSTEM; /* logged */
 
         r = manager_run(m);
         if (r < 0)

@@ -432,7 +432,7 @@ static int resolve(Ctx *c, Incident *i, usec_t resolved_at) {
                 attrs,
                 "recovered: %s; MTTR %s",
                 strempty(v),
-                dur(d, sizeof(d), incident_mttr(i)));
+                incident_format_elapsed(d, sizeof(d), incident_mttr(i)));
         if (r < 0)
                 return r;
         return undo_all(c, i);
@@ -934,7 +934,7 @@ static int h_preflight(Ctx *c, Incident *i, const Input *in) {
                         sizeof(detail),
                         "%s was (re)started by someone else %s ago; grace %s",
                         i->action.target.unit,
-                        dur(d, sizeof(d), c->now.mono - u->active_enter_mono),
+                        incident_format_elapsed(d, sizeof(d), c->now.mono - u->active_enter_mono),
                         dur(g_d, sizeof(g_d), rule->grace_usec));
                 return skip(c, i, SKIP_GRACE, step, &i->action.target, true, until, detail);
         }
@@ -1268,7 +1268,7 @@ static int h_reopen(Ctx *c, Incident *i, const Input *in) {
                 c->now.wall,
                 value_attrs(i),
                 "fired again %s after it resolved: %s",
-                dur(d, sizeof(d), c->now.mono - i->resolved_mono),
+                incident_format_elapsed(d, sizeof(d), c->now.mono - i->resolved_mono),
                 strempty(v));
         if (r < 0)
                 return r;
@@ -1682,7 +1682,7 @@ static int open_incident(Ctx *c, const EvalRow *row) {
                 value_attrs(added),
                 "rule %s fires after %s: %s",
                 added->rule_name,
-                dur(d, sizeof(d), t > added->detected_at ? t - added->detected_at : 0),
+                incident_format_elapsed(d, sizeof(d), t > added->detected_at ? t - added->detected_at : 0),
                 strempty(v));
         if (r < 0)
                 return r;

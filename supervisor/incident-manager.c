@@ -933,6 +933,18 @@ static int register_routes(IncidentManager *im, Api *api) {
 
 /* ---- setup ---- */
 
+int incident_manager_start(IncidentManager *im) {
+        Api *api = manager_get_api(im->manager);
+        int r;
+
+        if (!api)
+                return 0;
+        r = register_routes(im, api);
+        if (r < 0)
+                return log_error_errno(r, "Cannot register the incident API routes: %m");
+        return 0;
+}
+
 IncidentEngine *incident_manager_engine(IncidentManager *im) {
         return im->engine;
 }
@@ -1014,7 +1026,6 @@ int incident_manager_new(Manager *m, IncidentManager **ret) {
         IncidentStoreLoad load = {};
         IncidentNow now;
         Effects fx = {};
-        Api *api;
         int r;
 
         im = calloc(1, sizeof(*im));
@@ -1094,13 +1105,6 @@ int incident_manager_new(Manager *m, IncidentManager **ret) {
         (void) sd_event_source_set_description(im->prune_timer, "incident-prune");
         (void) sd_event_source_set_enabled(im->save_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(im->prune_timer, SD_EVENT_ON);
-
-        api = manager_get_api(m);
-        if (api) {
-                r = register_routes(im, api);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot register the incident API routes: %m");
-        }
 
         ManagerExtension ext = {
                 .config_changed = ext_config_changed,

@@ -5,7 +5,8 @@
  * (timeline.h), unit state reads (incident-unit.h), remediation actions and undos (remediations/), timers
  * on the sd-event loop, and the state files (incident-store.h).
  *
- * Order in homeostatd: manager_new(), incident_manager_new(), manager_start(), manager_run(),
+ * Order in homeostatd: manager_new(), incident_manager_new(), manager_start(), incident_manager_start()
+ * (the API exists only once the manager started), manager_run(),
  * manager_stop() (its final save includes ours), incident_manager_free(), manager_free(). The incident
  * manager must be freed before the Manager: it cancels actions and notifier transfers that use the
  * Manager's bus and libcurl glue.
@@ -32,9 +33,11 @@
 typedef struct IncidentManager IncidentManager;
 
 /* Load the state files (a corrupt one is moved aside and logged), create the sinks, the executor and the
- * notifier hub, register the eval hook, the extension and the API routes, and resume (reconcile actions
- * found in flight). Errors are logged. */
+ * notifier hub, register the eval hook and the extension, and resume (reconcile actions found in flight).
+ * Errors are logged. */
 int incident_manager_new(Manager *m, IncidentManager **ret);
+/* Register the API routes (after manager_start(), before the loop runs). */
+int incident_manager_start(IncidentManager *im);
 IncidentManager *incident_manager_free(IncidentManager *im);
 DEFINE_TRIVIAL_CLEANUP_FUNC(IncidentManager *, incident_manager_free);
 

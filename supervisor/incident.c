@@ -466,13 +466,44 @@ const char *incident_format_value(char *buf, size_t len, const char *metric, dou
         return buf;
 }
 
+const char *incident_format_elapsed(char *buf, size_t len, usec_t d) {
+        if (d == USEC_INFINITY)
+                return format_duration(buf, len, d);
+        if (d < USEC_PER_SEC)
+                return format_duration(buf, len, (d + USEC_PER_MSEC / 2) / USEC_PER_MSEC * USEC_PER_MSEC);
+        if (d < USEC_PER_MINUTE) {
+                char num[32];
+                snprintf(buf, len, "%ss", format_number(num, sizeof(num), (double) d / (double) USEC_PER_SEC));
+                return buf;
+        }
+        return format_duration(buf, len, (d + USEC_PER_SEC / 2) / USEC_PER_SEC * USEC_PER_SEC);
+}
+
 /* The band is printed without the unit, as in ARCHITECTURE.md's example, and with an en dash. */
 char *incident_describe_value(const char *metric, double value, double expected, double lower, double upper) {
         _cleanup_strbuf_ StrBuf b = STRBUF_INIT;
-        char v[INCIDENT_VALUE_MAX], e[INCIDENT_VALUE_MAX], l[32], u[32];
+        char v[INCIDENT_VALUE_MAX], e[INCIDENT_VALUE_MAX], l[INCIDENT_VALUE_MAX], u[INCIDENT_VALUE_MAX];
 
         strbuf_puts(&b, incident_format_value(v, sizeof(v), metric, value));
-        if (isfinite(expected)) {
+        if (!isfinite(expected) && (isfinite(lower) || isfinite(upper))) {
+                /* A static threshold: the band is all there is. */
+                if (isfinite(lower) && isfinite(upper))
+                        strbuf_printf(
+                                &b,
+                                ", expected %s\u2013%s",
+                                incident_format_value(l, sizeof(l), metric, lower),
+                                incident_format_value(u, sizeof(u), metric, upper));
+                else if (isfinite(upper))
+                        strbuf_printf(
+                                &b,
+                                ", expected at most %s",
+                                incident_format_value(u, sizeof(u), metric, upper));
+                else
+                        strbuf_printf(
+                                &b,
+                                ", expected at least %s",
+                                incident_format_value(l, sizeof(l), metric, lower));
+        } else if (isfinite(expected)) {
                 strbuf_printf(&b, ", expected %s", incident_format_value(e, sizeof(e), metric, expected));
                 if (isfinite(lower) && isfinite(upper)) {
                         double sl = lower, su = upper;

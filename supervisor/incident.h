@@ -298,6 +298,10 @@ const char *incident_format_value(char *buf, size_t len, const char *metric, dou
 /* "0.52 s, expected 0.15 s (0.11–0.19)"; "0.52 s" when there is no expectation yet. Malloc'ed. */
 char *incident_describe_value(const char *metric, double value, double expected, double lower, double upper);
 
+/* A measured duration for people: "250ms", "3.05s", "1m12s" (rounded to what matters, unlike
+ * format_duration() which keeps every microsecond). */
+const char *incident_format_elapsed(char *buf, size_t len, usec_t d);
+
 /* A human-readable name of an action for messages ("restart", "drain", "limit", "flush"). */
 const char *incident_action_verb(const Step *s);
 const char *incident_action_name(ActionKind k);
