@@ -655,8 +655,8 @@ static json_t *json_number_or_null(double v) {
 
 static const char *transition_to_string(EvalTransition t) {
         static const char *const names[] = {
-                [EVAL_NONE] = "none",         [EVAL_PENDING] = "pending",   [EVAL_FIRING] = "firing",
-                [EVAL_CLEARED] = "cleared",   [EVAL_RESOLVED] = "resolved", [EVAL_ABSENT] = "absent",
+                [EVAL_NONE] = "none",       [EVAL_PENDING] = "pending",   [EVAL_FIRING] = "firing",
+                [EVAL_CLEARED] = "cleared", [EVAL_RESOLVED] = "resolved", [EVAL_ABSENT] = "absent",
         };
         return (size_t) t < ELEMENTSOF(names) && names[t] ? names[t] : "unknown";
 }
@@ -673,37 +673,38 @@ json_t *manager_recent_verdicts_json(Manager *m, const char *rule, const char *s
 
                 if ((rule && !streq(rule, r->rule)) || (series && !streq(series, r->series)))
                         continue;
-                o = json_pack("{s:s,s:s,s:f,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:b,s:b,s:s,s:b}",
-                              "rule",
-                              r->rule,
-                              "series",
-                              r->series,
-                              "t",
-                              r->t,
-                              "value",
-                              json_number_or_null(r->value),
-                              "x",
-                              json_number_or_null(r->x),
-                              "score",
-                              json_number_or_null(r->verdict.score),
-                              "p",
-                              json_number_or_null(r->verdict.p),
-                              "expected",
-                              json_number_or_null(r->verdict.expected),
-                              "lower",
-                              json_number_or_null(r->verdict.lower),
-                              "upper",
-                              json_number_or_null(r->verdict.upper),
-                              "anomalous",
-                              (int) r->verdict.anomalous,
-                              "warming_up",
-                              (int) r->verdict.warming_up,
-                              "firing",
-                              (int) r->firing,
-                              "transition",
-                              transition_to_string(r->transition),
-                              "from_tick",
-                              (int) r->from_tick);
+                o = json_pack(
+                        "{s:s,s:s,s:f,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:b,s:b,s:s,s:b}",
+                        "rule",
+                        r->rule,
+                        "series",
+                        r->series,
+                        "t",
+                        r->t,
+                        "value",
+                        json_number_or_null(r->value),
+                        "x",
+                        json_number_or_null(r->x),
+                        "score",
+                        json_number_or_null(r->verdict.score),
+                        "p",
+                        json_number_or_null(r->verdict.p),
+                        "expected",
+                        json_number_or_null(r->verdict.expected),
+                        "lower",
+                        json_number_or_null(r->verdict.lower),
+                        "upper",
+                        json_number_or_null(r->verdict.upper),
+                        "anomalous",
+                        (int) r->verdict.anomalous,
+                        "warming_up",
+                        (int) r->verdict.warming_up,
+                        "firing",
+                        (int) r->firing,
+                        "transition",
+                        transition_to_string(r->transition),
+                        "from_tick",
+                        (int) r->from_tick);
                 if (!o || json_array_append_new(a, o) < 0) {
                         json_decref(a);
                         return NULL;
@@ -750,7 +751,8 @@ static int h_status(const ApiRequest *req, ApiResponse *resp, void *userdata) {
 }
 
 static int h_verdicts(const ApiRequest *req, ApiResponse *resp, void *userdata) {
-        json_t *j = manager_recent_verdicts_json(userdata, api_request_query(req, "rule"), api_request_query(req, "series"));
+        json_t *j = manager_recent_verdicts_json(
+                userdata, api_request_query(req, "rule"), api_request_query(req, "series"));
         if (!j)
                 return -ENOMEM;
         return api_reply_json(resp, 200, j);

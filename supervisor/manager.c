@@ -151,6 +151,40 @@ int manager_load_config(const char *path, bool strict_modes, Config **ret, Reloa
                 return r;
         }
 
+        /* The evaluator has the last word on detector parameters and time zones: build one now, so that
+         * what it refuses is a configuration error (exit 1, a failed reload) with the rule named. */
+        {
+                size_t bad = SIZE_MAX;
+                Evaluator *probe = NULL;
+
+                r = evaluator_new_full(c, &(EvaluatorOptions){ .ret_bad_rule = &bad }, &probe);
+                evaluator_free(probe);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        _cleanup_strbuf_ StrBuf line = STRBUF_INIT;
+                        if (bad < c->n_rules) {
+                                const Rule *rule = &c->rules[bad];
+                                (void) strbuf_printf(
+                                        &line,
+                                        "%s:%u:%u: error: rule '%s': the evaluator refuses its %s: %s",
+                                        rule->loc.file ?: path,
+                                        rule->loc.line,
+                                        rule->loc.column,
+                                        rule->name,
+                                        r == -EINVAL ? "detector parameters" : "time zone",
+                                        strerror(-r));
+                        } else
+                                (void) strbuf_printf(
+                                        &line, "%s: error: cannot build the evaluator: %s", path, strerror(-r));
+                        if (strbuf_failed(&line) || result_add_line(result, strbuf_str(&line)) < 0)
+                                return -ENOMEM;
+                        result->n_errors++;
+                        (void) result_set_message(result, "configuration %s is invalid: 1 error", path);
+                        return -EINVAL;
+                }
+        }
+
         if (strict_modes) {
                 _cleanup_strv_free_ char **paths = NULL, **problems = NULL;
                 size_t n = 0;

@@ -9,6 +9,7 @@
  * sample of a series and resolves (EVAL_RESOLVED) on the first one at or below 100. Series are counted.
  * evaluator_save writes "EVALDBL1 <samples> <series>\n"; load accepts exactly that (else -EBADMSG, or
  * -EPROTONOSUPPORT for "EVALDBL9") and restores the sample count. evaluator_adopt copies the counts.
+ * evaluator_new_full() refuses rules named "bad-eval*".
  */
 #include <inttypes.h>
 #include <math.h>
@@ -42,6 +43,17 @@ int evaluator_new(const Config *config, Evaluator **ret) {
         }
         *ret = e;
         return 0;
+}
+
+/* Refuses rules named "bad-eval*", as the real evaluator refuses detector parameters it cannot run. */
+int evaluator_new_full(const Config *config, const EvaluatorOptions *opts, Evaluator **ret) {
+        for (size_t i = 0; i < config->n_rules; i++)
+                if (startswith(config->rules[i].name, "bad-eval")) {
+                        if (opts && opts->ret_bad_rule)
+                                *opts->ret_bad_rule = i;
+                        return -EINVAL;
+                }
+        return evaluator_new(config, ret);
 }
 
 Evaluator *evaluator_free(Evaluator *e) {

@@ -418,6 +418,24 @@ static void test_manager_strict_modes(void **state) {
         assert_non_null(strstr(res.diagnostics[0], conffile));
         reload_result_done(&res);
 
+        /* what the evaluator refuses is a configuration error naming the rule */
+        write_file(
+                conffile,
+                "rules:\n"
+                "  - name: ok\n"
+                "    series: 'a'\n"
+                "    detector: {kind: ewma}\n"
+                "  - name: bad-eval\n"
+                "    series: 'a'\n"
+                "    detector: {kind: ewma}\n");
+        assert_int_equal(manager_load_config(confdir, false, &config, &res), -EINVAL);
+        assert_null(config);
+        assert_int_equal(res.n_errors, 1);
+        assert_non_null(strstr(res.diagnostics[res.n_diagnostics - 1], "homeostat.yaml:5:"));
+        assert_non_null(
+                strstr(res.diagnostics[res.n_diagnostics - 1], "rule 'bad-eval': the evaluator refuses"));
+        reload_result_done(&res);
+
         /* a path that does not exist: not -EINVAL (the caller exits 2, not 1) */
         char nope[400];
         snprintf(nope, sizeof(nope), "%s/nope.yaml", tmpdir);

@@ -19,7 +19,9 @@ hs_start_daemon "$T/daemon.log" --config "$T/etc" --state-dir "$T/state" --api "
         --metrics-listen "127.0.0.1:$PORT"
 hs_wait 10 hs_ctl "$T/api.sock" status || hs_fail "the daemon did not come up"
 
-printf 'load 5\nload 250\n' | hs_push "$T/push.sock"
+# explicit timestamps (ms): two lines arriving in the same millisecond would be one instant
+NOW=$(($(date +%s) * 1000))
+printf 'load 5 %s\nload 250 %s\n' $((NOW - 2000)) $((NOW - 1000)) | hs_push "$T/push.sock"
 hs_wait 10 hs_status_at_least "$T/api.sock" 'j["rules"][0]["verdicts"]' 2 || hs_fail "pushed samples were not evaluated"
 
 # --- status ---
