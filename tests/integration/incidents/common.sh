@@ -10,21 +10,26 @@
 
 HI_DIR=$HS_SRC/tests/integration/incidents
 
-# hi_start_demo UNIT: the demo service as UNIT on a free port ($HI_PORT); $HI_BROKEN is its "never heals"
-# marker file.
+# hi_start_demo UNIT: the demo service as UNIT; it picks a free port itself ($HI_PORT once it runs).
+# $HI_BROKEN is its "never heals" marker file.
 hi_start_demo() {
         HI_UNIT=$1
-        HI_PORT=$(hs_free_port)
         HI_BROKEN=$HS_TMP/broken
         cat >"$HS_TMP/$HI_UNIT" <<UNIT
 [Unit]
 Description=homeostat test service
 [Service]
-ExecStart=/usr/bin/python3 $HI_DIR/demo-service.py $HI_PORT $HI_BROKEN
+ExecStart=/usr/bin/python3 $HI_DIR/demo-service.py $HS_TMP/demo.port $HI_BROKEN
+StandardOutput=append:$HS_TMP/demo.log
+StandardError=append:$HS_TMP/demo.log
 UNIT
         hs_install_unit "$HS_TMP/$HI_UNIT"
         hs_systemctl start "$HI_UNIT" || hs_fail "cannot start $HI_UNIT"
+        hs_wait 10 test -s "$HS_TMP/demo.port" || hs_fail "$HI_UNIT did not pick a port"
+        HI_PORT=$(cat "$HS_TMP/demo.port")
         hs_wait 10 hi_metrics || hs_fail "$HI_UNIT does not serve /metrics"
+        hs_wait 10 sh -c "[ -n \"\$(systemctl --user show -p InvocationID --value $HI_UNIT)\" ]" ||
+                hs_fail "$HI_UNIT has no InvocationID"
 }
 
 hi_metrics() {
@@ -103,3 +108,7 @@ hi_until() {
 hi_kinds() {
         hi_incidents "' '.join(e['kind'] for e in j['incidents'][$1]['events'])"
 }
+
+# Each test names its unit differently (hi-TEST.service): user managers of parallel tests run as the same
+# user in the same cgroup, so equal unit names would share a cgroup and one test's restart would kill the
+# other's service.

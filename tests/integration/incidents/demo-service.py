@@ -6,11 +6,14 @@
 # format. POST /degrade makes this process degraded until it exits (a restart heals it); POST /heal heals
 # it. When the file named by the second argument exists, every new process starts degraded: a fault that
 # a restart does not fix.
+#
+# The first argument is a port file: the first start binds 127.0.0.1:0 (the kernel picks a free port, so
+# parallel tests never collide) and writes the port there; later starts (restarts) bind the same port.
 import http.server
 import os
 import sys
 
-port = int(sys.argv[1])
+port_file = sys.argv[1]
 broken = sys.argv[2] if len(sys.argv) > 2 else None
 state = {"degraded": bool(broken and os.path.exists(broken))}
 
@@ -42,4 +45,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+class Server(http.server.ThreadingHTTPServer):
+    allow_reuse_address = True
+
+
+port = int(open(port_file).read()) if os.path.exists(port_file) else 0
+server = Server(("127.0.0.1", port), Handler)
+if port == 0:
+    with open(port_file + ".tmp", "w") as f:
+        f.write("%d\n" % server.server_address[1])
+    os.rename(port_file + ".tmp", port_file)
+server.serve_forever()

@@ -10,23 +10,23 @@ HS_SRC=${HOMEOSTAT_SOURCE_ROOT:-$(cd "$(dirname "$0")/../../.." && pwd)}
 
 hs_init incident-breaker
 hs_user_manager_start
-hi_start_demo demo.service
+hi_start_demo hi-breaker.service
 touch "$HI_BROKEN"
-hs_systemctl restart demo.service
+hs_systemctl restart "$HI_UNIT"
 hs_wait 10 sh -c "python3 -c 'import urllib.request, sys; sys.exit(0 if b\"0.9\" in urllib.request.urlopen(\"http://127.0.0.1:$HI_PORT/metrics\").read() else 1)'" ||
-        hs_fail "demo.service did not start degraded"
+        hs_fail "$HI_UNIT did not start degraded"
 sleep 1.5 # past the grace after the test's own restart
 hi_config "    remediate:
       - action: restart
-        unit: demo.service
+        unit: $HI_UNIT
         settle: 1s
         verify: 4s
       - action: restart
-        unit: demo.service
+        unit: $HI_UNIT
         settle: 1s
         verify: 4s
       - action: restart
-        unit: demo.service
+        unit: $HI_UNIT
         settle: 1s
         verify: 4s
     guard:
@@ -49,7 +49,7 @@ second=$(hi_incidents "j['incidents'][0]['events'][6]['attrs']['invocation_id']"
 
 # No restart loop: time passes, the series keeps firing, nothing more happens.
 sleep 10
-[ "$(hi_invocation)" = "$second" ] || hs_fail "demo.service was restarted again after the breaker opened"
+[ "$(hi_invocation)" = "$second" ] || hs_fail "$HI_UNIT was restarted again after the breaker opened"
 [ "$(hi_kinds 0)" = "$expected" ] || hs_fail "the timeline went on: $(hi_kinds 0)"
 [ "$(hi_incidents 'len(j["incidents"])')" = 1 ] || hs_fail "another incident was opened"
 
@@ -57,5 +57,5 @@ sleep 10
 hs_stop_pid "$HI_DAEMON_PID" 15 || hs_fail "homeostatd did not stop cleanly"
 hi_start_daemon
 sleep 6
-[ "$(hi_invocation)" = "$second" ] || hs_fail "demo.service was restarted after homeostatd restarted"
+[ "$(hi_invocation)" = "$second" ] || hs_fail "$HI_UNIT was restarted after homeostatd restarted"
 hs_log "ok: two restarts, breaker open, escalated, no loop"

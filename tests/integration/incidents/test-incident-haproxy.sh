@@ -10,7 +10,7 @@ HS_SRC=${HOMEOSTAT_SOURCE_ROOT:-$(cd "$(dirname "$0")/../../.." && pwd)}
 command -v haproxy >/dev/null || hs_skip "haproxy is not installed"
 hs_init incident-haproxy
 hs_user_manager_start
-hi_start_demo demo.service
+hi_start_demo hi-haproxy.service
 
 # HAProxy with an admin socket, a frontend on a free port and two servers (no health checks).
 fe_port=$(hs_free_port)

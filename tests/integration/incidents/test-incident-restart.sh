@@ -10,17 +10,17 @@ HS_SRC=${HOMEOSTAT_SOURCE_ROOT:-$(cd "$(dirname "$0")/../../.." && pwd)}
 
 hs_init incident-restart
 hs_user_manager_start
-hi_start_demo demo.service
+hi_start_demo hi-restart.service
 hi_config "    remediate:
       - action: restart
-        unit: demo.service
+        unit: $HI_UNIT
         settle: 1s
         verify: 20s"
 hi_start_daemon
 
 sleep 2 # past the 1 s grace after our own start of the unit
 before=$(hi_invocation)
-[ -n "$before" ] || hs_fail "demo.service has no InvocationID"
+[ -n "$before" ] || hs_fail "$HI_UNIT has no InvocationID"
 [ "$(hi_incidents 'len(j["incidents"])')" = 0 ] || hs_fail "an incident before any fault"
 
 hi_post /degrade
@@ -28,7 +28,7 @@ hi_until 30 "j['incidents'] and j['incidents'][0]['state'] == 'resolved'" ||
         hs_fail "the incident did not resolve: $(hi_ctl incidents --json)"
 
 after=$(hi_invocation)
-[ "$after" != "$before" ] || hs_fail "demo.service was not restarted (InvocationID $before unchanged)"
+[ "$after" != "$before" ] || hs_fail "$HI_UNIT was not restarted (InvocationID $before unchanged)"
 kinds=$(hi_kinds 0)
 [ "$kinds" = "detected firing action_started action_succeeded verify_passed resolved" ] ||
         hs_fail "unexpected timeline: $kinds"
@@ -47,7 +47,7 @@ grep -q "^${id%"${id#????????}"}  *demo-latency .*resolved" "$HS_TMP/table.txt" 
         hs_fail "the table does not list the incident: $(cat "$HS_TMP/table.txt")"
 hi_ctl incident "$(echo "$id" | cut -c1-6)" >"$HS_TMP/incident.txt" || hs_fail "homeostatctl incident failed"
 grep -q "MTTR: " "$HS_TMP/incident.txt" || hs_fail "no MTTR in: $(cat "$HS_TMP/incident.txt")"
-grep -q "action_succeeded.*restart demo.service succeeded" "$HS_TMP/incident.txt" ||
+grep -q "action_succeeded.*restart $HI_UNIT succeeded" "$HS_TMP/incident.txt" ||
         hs_fail "no restart in the timeline: $(cat "$HS_TMP/incident.txt")"
 hi_ctl incident ffffffff >/dev/null 2>&1 && hs_fail "an unknown incident was found"
 [ $? -eq 1 ] || hs_fail "an unknown incident should exit 1"
@@ -66,5 +66,5 @@ PY
 hs_stop_pid "$HI_DAEMON_PID" 15 || hs_fail "homeostatd did not stop cleanly"
 hi_start_daemon
 [ "$(hi_incidents "j['incidents'][0]['id']")" = "$id" ] || hs_fail "the incident was lost across a restart"
-[ "$(hi_invocation)" = "$after" ] || hs_fail "demo.service was restarted again after homeostatd restarted"
+[ "$(hi_invocation)" = "$after" ] || hs_fail "$HI_UNIT was restarted again after homeostatd restarted"
 hs_log "ok: restarted, resolved in ${mttr}s"

@@ -9,11 +9,11 @@ HS_SRC=${HOMEOSTAT_SOURCE_ROOT:-$(cd "$(dirname "$0")/../../.." && pwd)}
 
 hs_init incident-silence
 hs_user_manager_start
-hi_start_demo demo.service
+hi_start_demo hi-silence.service
 sleep 1.5
 hi_config "    remediate:
       - action: restart
-        unit: demo.service
+        unit: $HI_UNIT
         settle: 1s
         verify: 20s"
 hi_start_daemon
@@ -36,11 +36,11 @@ hi_until 20 "j['incidents'] and any(e['kind'] == 'action_skipped' for e in j['in
         hs_fail "no silenced skip: $(hi_ctl incidents --json)"
 [ "$(hi_kinds 0)" = "detected firing silenced action_skipped" ] || hs_fail "unexpected timeline: $(hi_kinds 0)"
 sleep 3
-[ "$(hi_invocation)" = "$before" ] || hs_fail "demo.service was restarted while silenced"
+[ "$(hi_invocation)" = "$before" ] || hs_fail "$HI_UNIT was restarted while silenced"
 
 hi_ctl silence --expire "$sid" >/dev/null || hs_fail "cannot end the silence"
 hi_until 20 "j['incidents'][0]['state'] == 'resolved'" || hs_fail "did not resolve after the silence: $(hi_ctl incidents --json)"
 [ "$(hi_kinds 0)" = "detected firing silenced action_skipped unsilenced action_started action_succeeded verify_passed resolved" ] ||
         hs_fail "unexpected timeline: $(hi_kinds 0)"
-[ "$(hi_invocation)" != "$before" ] || hs_fail "demo.service was not restarted after the silence"
+[ "$(hi_invocation)" != "$before" ] || hs_fail "$HI_UNIT was not restarted after the silence"
 hs_log "ok: silenced, then remediated"
