@@ -69,7 +69,8 @@ static uint64_t count_ok, count_err;
 static double latency_sum;
 static atomic_ullong leaked_bytes;
 static const char *arg_state = NULL;
-static atomic_ullong heartbeat;
+static atomic_ullong heartbeat; /* load-loop iterations completed: the watchdog's evidence of progress */
+static atomic_uint request_seq; /* seeds for real requests (never counted as progress) */
 
 static double now_sec(void) {
         struct timespec ts;
@@ -348,7 +349,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return (enum MHD_Result) reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", render_metrics());
         }
         if (streq(url, "/") || streq(url, "/healthz")) {
-                seed = (unsigned) atomic_fetch_add(&heartbeat, 1);
+                /* A request that arrives proves nothing about progress: a hung service still accepts
+                 * connections, so it must not feed the watchdog. */
+                seed = atomic_fetch_add(&request_seq, 1) * 2654435761u + (unsigned) getpid();
                 bool ok = serve_one(&seed);
                 return (enum MHD_Result) (ok ? reply_text(c, 200, "ok\n") : reply_text(c, 500, "error\n"));
         }
