@@ -673,11 +673,14 @@ static void on_save_done(StateSaver *s, int error, void *userdata) {
                 log_debug("Saved learned state to %s/%s.", m->state_dir, state_saver_name(s));
 }
 
+/* Runs in the writer child (periodic saves) or in-process (stop): the evaluator as it was at fork(). */
+static int write_evaluator_state(FILE *f, void *userdata) {
+        Manager *m = userdata;
+        return evaluator_save(m->evaluator, f);
+}
+
 int manager_save_state(Manager *m, bool final) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0;
-        usec_t t0;
-        FILE *f;
+        StateSaverStats st;
         int r;
 
         for (size_t i = 0; i < m->n_extensions; i++)
@@ -686,35 +689,27 @@ int manager_save_state(Manager *m, bool final) {
 
         if (!m->saver)
                 return 0;
-        t0 = now(CLOCK_MONOTONIC);
-        f = open_memstream(&buf, &len);
-        if (!f)
-                return log_oom();
-        r = evaluator_save(m->evaluator, f);
-        if (fclose(f) != 0 && r >= 0)
-                r = -ENOMEM;
-        m->last_serialize_usec = now(CLOCK_MONOTONIC) - t0;
-        if (r < 0)
-                return log_error_errno(r, "Failed to serialize learned state: %m");
-        m->last_state_bytes = len;
-        if (final) {
-                r = state_saver_save_sync(m->saver, TAKE_PTR(buf), len);
+        if (!final) {
+                /* The child serializes its snapshot; the loop pays for fork() only. */
+                r = state_saver_save_func(m->saver, write_evaluator_state, m);
                 if (r < 0)
-                        return log_error_errno(
-                                r,
-                                "Failed to save learned state to %s/%s: %m",
-                                m->state_dir,
-                                MANAGER_EVALUATOR_STATE_FILE);
-                log_info(
-                        "Saved learned state to %s/%s (%zu bytes).",
-                        m->state_dir,
-                        MANAGER_EVALUATOR_STATE_FILE,
-                        len);
+                        return log_error_errno(r, "Failed to start saving learned state: %m");
                 return 0;
         }
-        r = state_saver_save(m->saver, TAKE_PTR(buf), len);
+        r = state_saver_save_func_sync(m->saver, write_evaluator_state, m);
         if (r < 0)
-                return log_error_errno(r, "Failed to start saving learned state: %m");
+                return log_error_errno(
+                        r,
+                        "Failed to save learned state to %s/%s: %m",
+                        m->state_dir,
+                        MANAGER_EVALUATOR_STATE_FILE);
+        state_saver_get_stats(m->saver, &st);
+        log_info(
+                "Saved learned state to %s/%s (%zu bytes in %" PRIu64 " ms).",
+                m->state_dir,
+                MANAGER_EVALUATOR_STATE_FILE,
+                st.last_size,
+                (uint64_t) (st.last_write_usec / USEC_PER_MSEC));
         return 0;
 }
 
