@@ -277,6 +277,7 @@ static void test_request_headers(void **state) {
         assert_non_null(g);
         assert_true(double_eq(a->value, 1));
         assert_true(double_eq(g->value, 1));
+        assert_string_equal(source_get_name(s), "hdr");
         recorder_done(&rec);
 }
 
