@@ -94,7 +94,7 @@ static Probed probe(int port, const char *path, usec_t timeout) {
                 .n_labels = 1,
         };
         const SourceDeps deps = { .event = event, .curl = curl };
-        _cleanup_(source_freep) Source *s = NULL;
+        Source *s = NULL;
         Recorder rec;
         Wait w = { &rec, 2 };
         Probed p;
@@ -102,6 +102,7 @@ static Probed probe(int port, const char *path, usec_t timeout) {
         snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
         recorder_init(&rec);
         assert_int_equal(source_new(&deps, &c, recorder_cb, &rec, &s), 0);
+        track_source(s);
         assert_int_equal(source_start(s), 0);
         assert_true(run_until(event, enough_collections, &w, 20 * USEC_PER_SEC));
         source_get_stats(s, &p.stats);
@@ -123,6 +124,7 @@ static Probed probe(int port, const char *path, usec_t timeout) {
         p.success = ok->value;
         p.duration = d->value;
         assert_true(isfinite(p.duration) && p.duration >= 0);
+        free_source(s);
         recorder_done(&rec);
         return p;
 }
@@ -183,14 +185,14 @@ static void test_body_over_cap(void **state) {
 
 int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_ok),
-                cmocka_unit_test(test_slow),
-                cmocka_unit_test(test_redirect_is_success),
-                cmocka_unit_test(test_500),
-                cmocka_unit_test(test_404),
-                cmocka_unit_test(test_dead_port),
-                cmocka_unit_test(test_hang),
-                cmocka_unit_test(test_body_over_cap),
+                cmocka_unit_test_teardown(test_ok, teardown_sources),
+                cmocka_unit_test_teardown(test_slow, teardown_sources),
+                cmocka_unit_test_teardown(test_redirect_is_success, teardown_sources),
+                cmocka_unit_test_teardown(test_500, teardown_sources),
+                cmocka_unit_test_teardown(test_404, teardown_sources),
+                cmocka_unit_test_teardown(test_dead_port, teardown_sources),
+                cmocka_unit_test_teardown(test_hang, teardown_sources),
+                cmocka_unit_test_teardown(test_body_over_cap, teardown_sources),
         };
 
         if (argc != 2) {

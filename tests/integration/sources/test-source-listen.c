@@ -61,6 +61,7 @@ static Source *listen_source(const char *p, uint64_t max_series, Recorder *rec) 
         Source *s = NULL;
 
         assert_int_equal(source_new(&deps, &c, recorder_cb, rec, &s), 0);
+        track_source(s);
         assert_int_equal(source_start(s), 0);
         return s;
 }
@@ -121,7 +122,7 @@ static void test_two_clients(void **state) {
         double t0 = (double) now(CLOCK_REALTIME) / 1e6;
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = listen_source(path, 100, &rec);
+        Source *s = listen_source(path, 100, &rec);
         int a = client(path), b = client(path);
 
         say(a, "# TYPE reqs counter\nreqs{path=\"/a\"} 5 1700000000000\n");
@@ -173,7 +174,7 @@ static void test_bad_lines_and_garbage(void **state) {
         SourceStats st;
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = listen_source(path, 100, &rec);
+        Source *s = listen_source(path, 100, &rec);
         int good = client(path), bad = client(path);
 
         /* Fewer bad lines in a row than the limit: skipped and counted, the client stays. */
@@ -211,7 +212,7 @@ static void test_long_line(void **state) {
         _cleanup_free_ char *line = malloc(PROM_LINE_MAX + 100);
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = listen_source(path, 100, &rec);
+        Source *s = listen_source(path, 100, &rec);
         int good = client(path), bad = client(path);
 
         /* Exactly PROM_LINE_MAX plus CRLF fits (and is a valid sample). */
@@ -243,7 +244,7 @@ static void test_client_limit(void **state) {
         int fds[SOURCE_LISTEN_MAX_CLIENTS + 1];
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = listen_source(path, 100, &rec);
+        Source *s = listen_source(path, 100, &rec);
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 fds[i] = client(path);
         wait_closed(fds[SOURCE_LISTEN_MAX_CLIENTS]);
@@ -262,7 +263,7 @@ static void test_max_series(void **state) {
         SourceStats st;
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = listen_source(path, 2, &rec);
+        Source *s = listen_source(path, 2, &rec);
         int fd = client(path);
         say(fd, "a 1\nb 1\nc 1\na 2\nend_marker_that_is_dropped 1\n");
         close(fd);
@@ -298,13 +299,13 @@ static void test_socket_file(void **state) {
 
         /* A second source at the same path takes it over; freeing the first leaves the second's socket. */
         Source *second = listen_source(path, 10, &rec);
-        source_free(first);
+        free_source(first);
         assert_int_equal(stat(path, &st), 0);
         fd = client(path);
         say(fd, "to_second 1\n");
         close(fd);
         wait_key(&rec, "to_second{source=\"push\"}", 1);
-        source_free(second);
+        free_source(second);
         assert_int_equal(stat(path, &st), -1);
         assert_int_equal(errno, ENOENT);
 
@@ -331,9 +332,12 @@ static void test_socket_file(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_two_clients), cmocka_unit_test(test_bad_lines_and_garbage),
-                cmocka_unit_test(test_long_line),   cmocka_unit_test(test_client_limit),
-                cmocka_unit_test(test_max_series),  cmocka_unit_test(test_socket_file),
+                cmocka_unit_test_teardown(test_two_clients, teardown_sources),
+                cmocka_unit_test_teardown(test_bad_lines_and_garbage, teardown_sources),
+                cmocka_unit_test_teardown(test_long_line, teardown_sources),
+                cmocka_unit_test_teardown(test_client_limit, teardown_sources),
+                cmocka_unit_test_teardown(test_max_series, teardown_sources),
+                cmocka_unit_test_teardown(test_socket_file, teardown_sources),
         };
 
         signal(SIGPIPE, SIG_IGN);

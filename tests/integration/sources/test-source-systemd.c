@@ -34,6 +34,22 @@ static sd_bus *bus;
 
 /* ---- the user manager ---- */
 
+/* On a cgroup v1 hybrid host (like the test machines), every root user manager would take the cgroup
+ * root for its own and put its units in /app.slice, so two tests running at once (this one and another
+ * suite's) would stop each other's units. The manager therefore first moves itself into a cgroup of its
+ * own in every hierarchy (cpuset excepted: a new cpuset cgroup has no CPUs), which becomes its root. */
+static const char manager_script[] =
+        "if [ -d /sys/fs/cgroup/unified ] && [ -d /sys/fs/cgroup/systemd ]; then "
+        "  for d in /sys/fs/cgroup/*/; do "
+        "    case \"$d\" in */cpuset/) continue;; esac; "
+        "    mkdir -p \"$d$1\" && echo $$ > \"$d$1/cgroup.procs\" || exit 1; "
+        "  done; "
+        "fi; "
+        "mount -t tmpfs tmpfs /run/systemd && mkdir -p /run/systemd/system && "
+        "HOME=\"$0/home\" XDG_RUNTIME_DIR=\"$0/run\" exec /lib/systemd/systemd --user";
+
+static char cgroup_name[64];
+
 static int start_manager(void) {
         char dir[600], private[700], log[700];
 
@@ -49,6 +65,7 @@ static int start_manager(void) {
         snprintf(env_runtime, sizeof(env_runtime), "XDG_RUNTIME_DIR=%s/run", rt);
         snprintf(private, sizeof(private), "%s/run/systemd/private", rt);
         snprintf(log, sizeof(log), "%s/manager.log", rt);
+        snprintf(cgroup_name, sizeof(cgroup_name), "homeostat-sources-test-%d", (int) getpid());
 
         manager_pid = spawn(
                 (char *[]){ (char *) "unshare",
@@ -57,11 +74,9 @@ static int start_manager(void) {
                             (char *) "private",
                             (char *) "sh",
                             (char *) "-c",
-                            (char *) "mount -t tmpfs tmpfs /run/systemd && "
-                                     "mkdir -p /run/systemd/system && "
-                                     "HOME=\"$0/home\" XDG_RUNTIME_DIR=\"$0/run\" "
-                                     "exec /lib/systemd/systemd --user",
+                            (char *) manager_script,
                             rt,
+                            cgroup_name,
                             NULL },
                 NULL,
                 log);
@@ -75,11 +90,38 @@ static int start_manager(void) {
 }
 
 static void stop_manager(void) {
+        char path[256];
+
+        if (manager_pid > 0)
+                (void) kill(manager_pid, SIGCONT); /* in case a failed test left it stopped */
         stop_pid(manager_pid);
         manager_pid = -1;
         rmdir_rf(rt);
         free(rt);
         rt = NULL;
+        /* Our cgroups, now empty: only directories can go on cgroupfs, leaves first. */
+        for (const char *const *h = (const char *const[]){ "systemd",
+                                                           "unified",
+                                                           "memory",
+                                                           "pids",
+                                                           "cpu",
+                                                           "cpuacct",
+                                                           "blkio",
+                                                           "devices",
+                                                           "freezer",
+                                                           "net_cls",
+                                                           "perf_event",
+                                                           "hugetlb",
+                                                           "rdma",
+                                                           "misc",
+                                                           NULL };
+             *h;
+             h++) {
+                if (!cgroup_name[0])
+                        break;
+                snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/%s", *h, cgroup_name);
+                rmdir_rf(path);
+        }
 }
 
 static int systemctl(const char *verb, const char *unit) {
@@ -147,6 +189,7 @@ static Source *units_source(Recorder *rec, usec_t timeout) {
         Source *s = NULL;
 
         assert_int_equal(source_new(&deps, &c, recorder_cb, rec, &s), 0);
+        track_source(s);
         assert_int_equal(source_start(s), 0);
         return s;
 }
@@ -232,7 +275,7 @@ static void test_memory_and_glob(void **state) {
         const RecSample *x;
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = units_source(&rec, 2 * USEC_PER_SEC);
+        Source *s = units_source(&rec, 2 * USEC_PER_SEC);
 
         wait_value(&rec, key("homeostat_unit_memory_bytes", "memhog-a.service"), 50.0 * 1024 * 1024);
         wait_value(&rec, key("homeostat_unit_memory_bytes", "memhog-b.service"), 8.0 * 1024 * 1024);
@@ -285,7 +328,7 @@ static void test_restarts(void **state) {
         Recorder rec;
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = units_source(&rec, 2 * USEC_PER_SEC);
+        Source *s = units_source(&rec, 2 * USEC_PER_SEC);
         wait_value(&rec, key("homeostat_unit_active", "memhog-a.service"), 1);
         const RecSample *x = recorder_last(&rec, key("homeostat_unit_restarts_total", "memhog-a.service"));
         assert_true(double_eq(x->value, 0));
@@ -310,7 +353,7 @@ static void test_units_come_and_go(void **state) {
         Recorder rec;
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = units_source(&rec, 2 * USEC_PER_SEC);
+        Source *s = units_source(&rec, 2 * USEC_PER_SEC);
         wait_value(&rec, key("homeostat_unit_active", "memhog-b.service"), 1);
 
         /* A stopped transient unit vanishes and yields no more samples. */
@@ -336,7 +379,7 @@ static void test_manager_not_answering(void **state) {
         SourceStats st;
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = units_source(&rec, 300 * USEC_PER_MSEC);
+        Source *s = units_source(&rec, 300 * USEC_PER_MSEC);
         wait_value(&rec, key("homeostat_unit_active", "memhog-a.service"), 1);
 
         /* A stopped manager: collections time out, emit only source_up 0. */
@@ -363,10 +406,10 @@ static void test_manager_not_answering(void **state) {
 
 int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_memory_and_glob),
-                cmocka_unit_test(test_restarts),
-                cmocka_unit_test(test_units_come_and_go),
-                cmocka_unit_test(test_manager_not_answering),
+                cmocka_unit_test_teardown(test_memory_and_glob, teardown_sources),
+                cmocka_unit_test_teardown(test_restarts, teardown_sources),
+                cmocka_unit_test_teardown(test_units_come_and_go, teardown_sources),
+                cmocka_unit_test_teardown(test_manager_not_answering, teardown_sources),
         };
         int r;
 
