@@ -990,24 +990,31 @@ static void record_reload(Manager *m, bool ok, const ReloadResult *res) {
         m->last_reload_message = res->message ? strdup(res->message) : NULL;
 }
 
-/* After a failed reload: bring back the old sources that were stopped to free what they held (a listen
- * socket) for their successors. */
-static void restart_stopped_sources(Manager *m) {
+/* After a failed reload: a new listen source that was created took its path over from the old source at
+ * the same path (source.h), and freeing the new one removed that path; recreate those old sources so that
+ * the path works again. Every other old source never stopped. */
+static void restore_taken_over_sources(Manager *m, const Config *newc, size_t n_attempted, const bool *reused) {
         for (size_t j = 0; j < m->n_sources; j++) {
+                const SourceConfig *oc = &m->config->sources[j];
                 ManagedSource *old = m->sources[j];
+                bool taken = false;
                 int r;
 
-                if (old->source)
+                if (reused[j] || oc->kind != SOURCE_LISTEN || !oc->listen_path)
                         continue;
-                r = managed_source_create(m, old, &m->config->sources[j]);
+                for (size_t i = 0; i < n_attempted; i++)
+                        if (newc->sources[i].kind == SOURCE_LISTEN &&
+                            streq_ptr(newc->sources[i].listen_path, oc->listen_path))
+                                taken = true;
+                if (!taken)
+                        continue;
+                old->source = source_free(old->source);
+                r = managed_source_create(m, old, oc);
                 if (r >= 0)
                         r = source_start(old->source);
                 old->started = r >= 0;
                 if (r < 0)
-                        log_error_errno(
-                                r,
-                                "Cannot restart source %s after a failed reload: %m",
-                                m->config->sources[j].name);
+                        log_error_errno(r, "Cannot restart source %s after a failed reload: %m", oc->name);
         }
 }
 
@@ -1082,12 +1089,8 @@ int manager_reload(Manager *m, ReloadResult *ret) {
                                 break;
                         }
 
-        /* Stop the old sources that go away or change, so that what they hold (a listen socket) is free for
-         * their successors; they come back if the reload fails. */
-        for (size_t j = 0; j < m->n_sources; j++)
-                if (!reused[j])
-                        m->sources[j]->source = source_free(m->sources[j]->source);
-
+        /* Create the new and changed sources while the old ones keep running (a new listen source takes its
+         * path over from an old one, see source.h); the old ones go only once everything is built. */
         for (size_t i = 0; i < n_new; i++) {
                 char line[700];
 
@@ -1107,7 +1110,7 @@ int manager_reload(Manager *m, ReloadResult *ret) {
                         strerror(-r));
                 (void) result_add_line(&res, line);
                 res.n_errors++;
-                /* roll back: what was created for the new configuration goes, stopped old sources return */
+                /* roll back: what was created for the new configuration goes, the old sources stay */
                 for (size_t k = 0; k < n_new; k++) {
                         bool is_old = false;
                         for (size_t j = 0; j < m->n_sources; j++)
@@ -1116,7 +1119,7 @@ int manager_reload(Manager *m, ReloadResult *ret) {
                         if (!is_old)
                                 managed_source_free(fresh[k]);
                 }
-                restart_stopped_sources(m);
+                restore_taken_over_sources(m, newc, i + 1, reused);
                 goto fail;
         }
 
