@@ -21,6 +21,7 @@ typedef struct CtlGlobals {
 typedef int (*CtlVerbFunc)(int argc, char *argv[], const CtlGlobals *g);
 
 int ctl_check(int argc, char *argv[], const CtlGlobals *g);
+int ctl_replay(int argc, char *argv[], const CtlGlobals *g);
 
 /* Remove "--json" from argv (up to a "--"), setting g->json; returns the new argc. For verbs that accept
  * --json after their name. */

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * What the detector kinds share and nobody else sees: the per-kind entry points that detector.c dispatches
+ * to, the field descriptions that drive binary save/load and the JSON dump, and the small hot-path helpers
+ * (half-life decay with a cache for regular sampling, the z-score tail, warm-up, verdict filling).
+ */
+#pragma once
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "detector.h"
+#include "macro.h"
+
+/* ---- field descriptions: one table per kind drives save, load and dump ---- */
+
+typedef enum FieldType {
+        FIELD_F64,
+        FIELD_F32,
+        FIELD_U64,
+        FIELD_U32,
+        FIELD_I32,
+} FieldType;
+
+typedef struct FieldDesc {
+        const char *name;
+        FieldType type;
+        size_t offset; /* in the state blob */
+        size_t count;  /* 1 for scalars */
+} FieldDesc;
+
+#define FIELDS_MAX 64
+#define FIELD(st, member, ft) \
+        { #member, ft, offsetof(st, member), 1 }
+
+/* ---- per-kind entry points ---- */
+
+typedef struct DetectorKind {
+        const char *name;
+        /* Check kind-specific parameters and fill p->derived (state_size and the kind's own fields). */
+        int (*prepare)(DetectorParams *p);
+        void (*init)(const DetectorParams *p, void *state);
+        int (*update)(const DetectorParams *p, void *state, const DetectorSample *s, Verdict *ret);
+        /* Describe the state's fields, in serialization order; returns how many. */
+        size_t (*describe)(const DetectorParams *p, FieldDesc out[static FIELDS_MAX]);
+        /* Sanity of a loaded state (finite where it must be, counts in range): 0 or -EBADMSG. */
+        int (*check)(const DetectorParams *p, const void *state);
+} DetectorKind;
+
+extern const DetectorKind detector_ewma, detector_seasonal, detector_threshold, detector_cusum,
+        detector_burnrate, detector_trend;
+
+int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSample *s, Verdict *ret);
+int detector_seasonal_update(const DetectorParams *p, void *state, const DetectorSample *s, Verdict *ret);
+int detector_threshold_update(const DetectorParams *p, void *state, const DetectorSample *s, Verdict *ret);
+int detector_cusum_update(const DetectorParams *p, void *state, const DetectorSample *s, Verdict *ret);
+int detector_burnrate_update(const DetectorParams *p, void *state, const DetectorSample *s, Verdict *ret);
+int detector_trend_update(const DetectorParams *p, void *state, const DetectorSample *s, Verdict *ret);
+
+/* ---- helpers ---- */
+
+/* Mean absolute deviation of a Gaussian is sigma * sqrt(2/pi); we keep mean absolute deviations and report
+ * sigmas. */
+#define MAD_TO_SIGMA 1.2533141373155003
+
+/* Robust scales never reach zero: a constant series would make every change infinitely surprising, which is
+ * right for a change from exactly constant, but 0/0 must not happen. */
+static inline double sigma_floor(double sigma, double level) {
+        double f = 1e-9 * fabs(level) + 1e-300;
+        return sigma > f ? sigma : f;
+}
+
+/* Exact equality that is false for NaN (macro.h's double_eq() is true for NaN against anything). */
+static inline bool feq(double a, double b) {
+        return a <= b && a >= b;
+}
+
+/* exp(-dt * rate), remembering the last (dt, factor) pair: with regular sampling dt repeats exactly and the
+ * exponential is computed once per series, not once per sample. */
+static inline double decay_cached(double dt, double rate, double *cache_dt, double *cache_factor) {
+        if (feq(dt, *cache_dt))
+                return *cache_factor;
+        double f = exp(-dt * rate);
+        *cache_dt = dt;
+        *cache_factor = f;
+        return f;
+}
+
+/* Warm-up: both the sample count and the data time must be reached. */
+static inline bool detector_is_warm(const DetectorParams *p, uint64_t n, double elapsed) {
+        return n >= p->derived.warmup_samples && elapsed >= p->derived.warmup_seconds;
+}
+
+extern const double detector_tail_table[][5];
+double detector_tail_neglog10_slow(double z);
+
+/* -log10 of the two-sided t(10) tail at |z| (z >= 0), and p. Below z = 16 a generated table of cubics
+ * (error < 1e-8 in -log10 p; three multiply-adds); above it the exact series. */
+static inline double tail_neglog10(double z, double *ret_p) {
+        if (z < 16.0) {
+                double u = z * 16.0;
+                int i = (int) u;
+                double s = u - i;
+                const double *c = detector_tail_table[i];
+                double f = c[0] + s * (c[1] + s * (c[2] + s * c[3]));
+                /* p from the interval's left end: p = p_i * 10^-(f - f_i), with 0 <= f - f_i < 0.05. */
+                double d = (f - c[0]) * -2.302585092994046;
+                *ret_p = c[4] * (1 + d * (1 + d * (0.5 + d * (1.0 / 6 + d * (1.0 / 24 + d * (1.0 / 120))))));
+                return f;
+        }
+        double f = detector_tail_neglog10_slow(z);
+        *ret_p = exp(-f * 2.302585092994046);
+        return f;
+}
+
+/* Fill score and p of a verdict from a robust z and the rule's direction; returns whether |z| is past
+ * threshold in the watched direction. A deviation in the unwatched direction is unremarkable (p = 1). */
+static inline bool verdict_from_z(const DetectorParams *p, double z, Verdict *v) {
+        double zz;
+        switch (p->direction) {
+        case DETECTOR_DIRECTION_UP:
+                zz = z;
+                break;
+        case DETECTOR_DIRECTION_DOWN:
+                zz = -z;
+                break;
+        default:
+                zz = fabs(z);
+        }
+        if (!(zz > 0)) {
+                v->p = 1;
+                v->score = 0;
+                return false;
+        }
+        double f = tail_neglog10(zz, &v->p);
+        v->score = f >= 16 ? 1 : f * (1.0 / 16);
+        return zz >= p->threshold;
+}
+
+/* ---- tail calibration ----
+ *
+ * Robust scales (mean absolute deviation of accepted residuals) describe the core of a series' noise, not
+ * its tails: a latency with heavy-tailed noise, a gauge that dips to half every few hours or a quantized
+ * counter would alarm on every blip at a fixed multiple of the core scale. So each z-score kind keeps a
+ * histogram of |z| = |residual| / core sigma on a log grid (levels 2 * 1.5^j) with exponentially fading
+ * counts (about the last 4096 samples), and periodically sets the alarm boundary k (in core sigmas) at the
+ * quantile where a false alarm on normal data is as rare *in time* as a `threshold`-sigma Gaussian event
+ * every 5 minutes: per-sample rarity alpha = 2 Q(threshold) * (sampling interval / 300 s). Where the data
+ * has too few exceedances to see that quantile, it is extrapolated from the highest level with at least 5
+ * exceedances with a local power law (slope from the next level's count plus one half, at least 2). k is
+ * never below the Gaussian quantile of alpha. A sample past the boundary counts only if none was in the
+ * TAIL_QUIET samples before it, and nothing counts in the TAIL_QUIET samples after one (an isolated recurring
+ * blip becomes normal after a handful; a sustained or wandering anomaly counts once and is not learned as
+ * tail). The verdict's sigma is then k/threshold core sigmas, so |z| >= threshold exactly when
+ * the sample is past the boundary and the band shown to people is the alarm band. */
+
+#define TAIL_LEVELS 12
+/* Samples after one past the boundary during which nothing is counted: an anomaly that wanders back and
+ * forth across the boundary (a noisy level shift) must not teach the tail. */
+#define TAIL_QUIET 16
+#define TAIL_RECAL_SAMPLES 256
+
+typedef struct TailCal {
+        double checkpoint_t;       /* t of the last recalibration (NAN before) */
+        float counts[TAIL_LEVELS]; /* faded counts of |z| in [2*1.5^j, 2*1.5^(j+1)) */
+        float total;               /* faded count of all samples */
+        float dt_mean;             /* typical sampling interval, seconds (0: unknown) */
+        uint32_t n_checkpoint;     /* the kind's sample count at the last recalibration */
+} TailCal;
+
+static inline void tail_init(TailCal *c) {
+        memset(c, 0, sizeof(*c));
+        c->checkpoint_t = NAN;
+}
+
+/* Count one exceedance |z| >= 2 (callers skip the common |z| < 2 case and samples that continue a run
+ * past the boundary). */
+static inline void tail_count(TailCal *c, double az) {
+        double lv = 3.0;
+        int j = 0;
+        while (j < TAIL_LEVELS - 1 && az >= lv) {
+                lv *= 1.5;
+                j++;
+        }
+        c->counts[j] += 1;
+}
+
+/* Field descriptions and load check of an embedded TailCal. */
+#define TAIL_FIELDS(st, m)                                                        \
+        { #m "_checkpoint_t", FIELD_F64, offsetof(st, m.checkpoint_t), 1 },       \
+                { #m "_counts", FIELD_F32, offsetof(st, m.counts), TAIL_LEVELS }, \
+                { #m "_total", FIELD_F32, offsetof(st, m.total), 1 },             \
+                { #m "_dt_mean", FIELD_F32, offsetof(st, m.dt_mean), 1 }, {       \
+#m "_n_checkpoint", FIELD_U32, offsetof(st, m.n_checkpoint), 1    \
+        }
+
+static inline int tail_check(const TailCal *c) {
+        for (int j = 0; j < TAIL_LEVELS; j++)
+                if (!(c->counts[j] >= 0) || !isfinite(c->counts[j]))
+                        return -EBADMSG;
+        if (!(c->total >= 0) || !isfinite(c->total) || !(c->dt_mean >= 0) || !isfinite(c->dt_mean))
+                return -EBADMSG;
+        return 0;
+}
+
+/* Fold the samples since the last call (the kind's sample count is n) into the histogram and return the
+ * new boundary k, in core sigmas. */
+float tail_recalibrate(TailCal *c, double t, double threshold, uint32_t n);
+
+static inline void verdict_skipped(Verdict *v) {
+        *v = (Verdict){ .score = 0, .p = 1, .expected = NAN, .lower = NAN, .upper = NAN };
+}
+
+/* Warm-up overrides: no score and no alarm, but the expectation is shown. */
+static inline void verdict_warming(Verdict *v) {
+        v->warming_up = true;
+        v->anomalous = false;
+        v->score = 0;
+        v->p = 1;
+}
+
+static inline float clampf_abs(double v, double lim) {
+        return (float) (v > lim ? lim : v < -lim ? -lim : v);
+}
+
+static inline double clamp_abs(double v, double lim) {
+        return v > lim ? lim : v < -lim ? -lim : v;
+}

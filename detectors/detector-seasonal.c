@@ -1,0 +1,841 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * seasonal: the general-purpose default. A robust baseline that knows the daily and weekly rhythm.
+ *
+ * Model. Up to three candidate predictors run side by side, each with its own robust level and scale:
+ *   flat    expected = L0                                 (an ewma with a 1 h half-life: the fallback)
+ *   daily   expected = L1 + D(phase of day)
+ *   weekly  expected = L2 + D(phase of day) + W(phase of week)   (with period [1w] alone: L2 + W)
+ * D and W are seasonal profiles kept as fixed phase bins (daily: `resolution`, default 15 min, 96 bins;
+ * weekly: max(resolution, 1 h), 168 bins) and read with linear interpolation between bin centres. The
+ * profiles are learned against a slow (12 h) de-seasonalized reference level, so they learn the shape
+ * while the candidate levels follow drifts.
+ *
+ * Per sample (O(1), no GSL, no allocation): find the phases from local_t, predict with every candidate,
+ * judge the sample with the active candidate (z = residual / robust sigma, Student-t(10) tail), then learn:
+ * levels and scales by Huber-clipped time-decayed updates that skip samples past the threshold, the two
+ * profile bins of this phase by clipped running means, and each candidate's out-of-sample error.
+ *
+ * Periodic refit (every hour of data time, the weekly profile every 6 hours; this is where GSL works): decay
+ * the bin weights (profile half-life: 4 cycles), fit a weighted harmonic regression to each profile's bins
+ * (8 harmonics per day, 7 per week; normal equations solved with gsl_linalg_cholesky on stack matrices),
+ * shrink each bin towards that fit in proportion to how little data it has (so sparse bins and small gaps
+ * borrow from their neighbours), centre the profile, and choose the active candidate.
+ *
+ * Periods. With `period` unset the candidates compete: a profile becomes eligible once it is fitted (a full
+ * cycle seen, no gap longer than 1/8 of the cycle) and has been evaluated out of sample for a full cycle;
+ * the active candidate is the one with the smallest mean absolute prediction error after a complexity
+ * penalty (daily +5 %, weekly +10 %), with 3 % hysteresis. So a series without rhythm stays flat, a daily
+ * one switches to daily after about two days, a weekly one to weekly after about two weeks -- useful from
+ * the first hours (flat), better every cycle. A configured period forces that candidate once its profile
+ * is fitted; until then the flat candidate answers.
+ *
+ * Robustness. Anomalous samples teach neither the levels nor the (mature) profile bins. A lasting change of
+ * level is re-learned: once a run of samples beyond 1 sigma on one side has lasted 3 hours (and 5 samples),
+ * every level jumps by the run's mean residual. A lasting change of variance widens the band step by step.
+ *
+ * Memory (default, period detection): 232 bytes of header + 12 bytes per bin (raw, weight, fitted; floats,
+ * holding deviations from the level so float precision is relative to the seasonal amplitude) = 3 400 bytes
+ * per series. [1d] alone: 1 384 bytes. Worst case (resolution 1 min, both periods): 37 KB.
+ *
+ * Warm-up default: 2 hours and 24 samples.
+ */
+#include <errno.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_vector.h>
+
+#include "detector-internal.h"
+
+#define DAY 86400.0
+#define WEEK 604800.0
+
+#define LAYOUT_DAILY 1u
+#define LAYOUT_WEEKLY 2u
+#define LAYOUT_AUTO 4u
+
+enum { M_FLAT, M_DAILY, M_WEEKLY, N_MODELS };
+
+#define BOOT_SAMPLES 8
+#define HUBER_C 2.0
+#define RUN_SIGMA 1.0
+#define RUN_MIN_SAMPLES 5
+#define RELEARN_SECONDS (3 * 3600.0)
+#define REFIT_SECONDS 3600.0
+#define REFIT_DAILY_SECONDS (6 * 3600.0)
+#define REFIT_WEEKLY_SECONDS (24 * 3600.0)
+
+#define HALFLIFE_LEVEL_FLAT 3600.0
+#define HALFLIFE_LEVEL_SEASONAL (1800.0)
+#define HALFLIFE_REF (12 * 3600.0)
+#define HALFLIFE_SCALE (6 * 3600.0)
+#define HALFLIFE_ERR (2 * DAY)
+#define PROFILE_HALFLIFE_CYCLES 4.0
+#define BIN_PRIOR_WEIGHT 2.0 /* how many samples the harmonic fit is worth in a bin */
+#define BIN_MATURE_WEIGHT 3.0
+#define BIN_SCALE_PRIOR 16.0 /* how many samples the global scale is worth in a bin's scale */
+#define REL_SCALE_MAX 8.0
+#define SPREAD_FLOOR 0.02
+#define CHART_ALPHA 0.15 /* about 6 samples of memory */
+#define CHART_CLIP 4.0   /* a single sample moves a chart by at most this many core sigmas */
+#define MOMENT_ALPHA (1.0 / 2048)
+
+#define HARMONICS_DAILY 8
+#define HARMONICS_WEEKLY 7
+#define HARMONICS_WEEKLY_ALONE 14
+#define HARMONICS_MAX 14
+
+static const double model_penalty[N_MODELS] = { 0, 0.05, 0.10 };
+#define SWITCH_HYSTERESIS 0.97
+
+enum {
+        FLAG_DAILY_FIT = 1u << 0,
+        FLAG_WEEKLY_FIT = 1u << 1,
+        FLAG_QUIET_SHIFT = 8, /* bits 8..15: samples left in the tail's quiet period (TAIL_QUIET) */
+};
+
+/* Indices of the per-sample exponential decays, all for the same dt: computed once per new dt. */
+enum { DK_FLAT, DK_SEAS, DK_REF, DK_SCALE, DK_ERR, N_DECAYS };
+
+static const double decay_halflife[N_DECAYS] = {
+        HALFLIFE_LEVEL_FLAT, HALFLIFE_LEVEL_SEASONAL, HALFLIFE_REF, HALFLIFE_SCALE, HALFLIFE_ERR,
+};
+
+typedef struct Chart {
+        float m;        /* the exponentially weighted statistic */
+        float k;        /* boundary, in the statistic's null standard deviations */
+        uint32_t quiet; /* tail quiet period left */
+        uint32_t reserved;
+        TailCal tail;
+} Chart;
+
+typedef struct SeasonalState {
+        double last_t;
+        double first_t;
+        double next_refit;   /* data time of the next refit */
+        double last_refit_d; /* last refit of the daily profile */
+        double last_refit_w; /* ... and of the weekly one */
+        double cache_dt;
+        double cache_decay[N_DECAYS];
+        double level[N_MODELS];
+        double ref;                 /* slow de-seasonalized level the profiles are learned against */
+        double err_since[N_MODELS]; /* data time since which a candidate has been evaluated (NAN: not yet) */
+        float level_w[N_MODELS];
+        float scale[N_MODELS]; /* mean absolute residual per candidate */
+        float scale_w[N_MODELS];
+        float err[N_MODELS]; /* out-of-sample mean absolute error (clipped) per candidate */
+        float err_w[N_MODELS];
+        float ref_w;
+        float spread_level,
+                spread; /* slow mean of x and mean absolute deviation from it: the floor of sigma */
+        float run_time, run_sum;
+        int32_t run;
+        uint32_t n;
+        uint32_t active;
+        uint32_t flags;
+        float k; /* alarm boundary in core sigmas (tail calibration) */
+        TailCal tail;
+        /* Short-memory control charts on the active candidate's clipped z: the shift chart averages z
+         * (a level shift too small for any one sample), the variance chart averages |z| - its long-run
+         * mean (a burst of noise). Each has its own calibrated boundary. */
+        float abs_mean, sq_mean; /* long-run E|zc| and E zc^2 (clipped) */
+        Chart shift, var;
+        /* then: float d_raw[bins_d], d_w[bins_d], d_harm[bins_d], d_scale[bins_d],
+         *       w_raw[bins_w], w_w[bins_w], w_harm[bins_w] */
+} SeasonalState;
+
+static inline float *arr_d(const DetectorParams *p, SeasonalState *s, unsigned which) {
+        return (float *) (s + 1) + (size_t) which * p->derived.bins_d;
+}
+
+static inline float *arr_w(const DetectorParams *p, SeasonalState *s, unsigned which) {
+        return (float *) (s + 1) + 4 * (size_t) p->derived.bins_d + (size_t) which * p->derived.bins_w;
+}
+
+static int seasonal_prepare(DetectorParams *p) {
+        bool daily = false, weekly = false;
+        unsigned layout = 0;
+
+        for (size_t i = 0; i < p->n_periods; i++) {
+                if (feq(p->periods_seconds[i], DAY))
+                        daily = true;
+                else
+                        weekly = true;
+        }
+        if (p->n_periods == 0) {
+                daily = weekly = true;
+                layout |= LAYOUT_AUTO;
+        }
+        double res = p->resolution_seconds > 0 ? p->resolution_seconds : 900;
+        if (daily) {
+                layout |= LAYOUT_DAILY;
+                p->derived.res_d = res;
+                p->derived.bins_d = (uint32_t) ceil(DAY / res);
+        }
+        if (weekly) {
+                layout |= LAYOUT_WEEKLY;
+                double rw = daily ? MAX(res, 3600.0) : (p->resolution_seconds > 0 ? MAX(res, 300.0) : 3600.0);
+                p->derived.res_w = rw;
+                p->derived.bins_w = (uint32_t) ceil(WEEK / rw);
+        }
+        p->derived.seasonal_layout = layout;
+        p->derived.state_size = sizeof(SeasonalState) +
+                sizeof(float) * (4 * p->derived.bins_d + 3 * p->derived.bins_w);
+        p->derived.warmup_samples = 24;
+        p->derived.warmup_seconds = 2 * 3600;
+        return 0;
+}
+
+static void chart_init(Chart *c) {
+        memset(c, 0, sizeof(*c));
+        tail_init(&c->tail);
+}
+
+static void seasonal_init(const DetectorParams *p, void *state) {
+        SeasonalState *s = state;
+        s->last_t = NAN;
+        s->cache_dt = NAN;
+        for (size_t m = 0; m < N_MODELS; m++)
+                s->err_since[m] = NAN;
+        tail_init(&s->tail);
+        chart_init(&s->shift);
+        chart_init(&s->var);
+        s->abs_mean = (float) (1 / MAD_TO_SIGMA);
+        s->sq_mean = 1;
+        float *rel = arr_d(p, s, 3);
+        for (uint32_t b = 0; b < p->derived.bins_d; b++)
+                rel[b] = 1;
+}
+
+/* floor() without a libm call (the baseline x86-64 has no rounding instruction); |v| < 2^62. */
+static inline int64_t floor_i64(double v) {
+        int64_t i = (int64_t) v;
+        return i - (v < (double) i);
+}
+
+/* Phase position in bins: [0, bins). */
+static inline double phase_bins(double local_t, double period, double res) {
+        double ph = local_t - (double) floor_i64(local_t * (1 / period)) * period;
+        if (ph < 0) /* rounding at a period boundary */
+                ph = 0;
+        return ph * (1 / res);
+}
+
+/* A bin's value: its own running mean, shrunk towards the harmonic fit in proportion to how little data it
+ * has. */
+static inline double bin_value(const float *raw, const float *w, const float *harm, uint32_t b) {
+        double wb = w[b];
+        return (wb * raw[b] + BIN_PRIOR_WEIGHT * harm[b]) / (wb + BIN_PRIOR_WEIGHT);
+}
+
+/* The profile at a phase position, linear between bin centres (circular). */
+static inline double profile_at(const float *raw, const float *w, const float *harm, uint32_t bins, double u) {
+        double v = u - 0.5;
+        int64_t i0 = floor_i64(v);
+        double frac = v - (double) i0;
+        if (i0 < 0)
+                i0 += bins;
+        uint32_t a = (uint32_t) i0 % bins, b = a + 1 == bins ? 0 : a + 1;
+        double va = bin_value(raw, w, harm, a), vb = bin_value(raw, w, harm, b);
+        return va + frac * (vb - va);
+}
+
+static inline uint32_t bin_of(double u, uint32_t bins) {
+        uint32_t b = (uint32_t) u;
+        return b < bins ? b : bins - 1;
+}
+
+/* ---- refit ---- */
+
+/* Longest circular run of bins without data, as a fraction of the cycle. */
+static double longest_gap(const float *w, uint32_t bins) {
+        uint32_t best = 0, cur = 0, first = 0;
+        bool any = false, in_first = true;
+        for (uint32_t i = 0; i < bins; i++) {
+                if (w[i] > 0) {
+                        any = true;
+                        if (in_first) {
+                                first = cur;
+                                in_first = false;
+                        }
+                        best = MAX(best, cur);
+                        cur = 0;
+                } else
+                        cur++;
+        }
+        if (!any)
+                return 1;
+        best = MAX(best, cur + first); /* the run that wraps around */
+        return (double) best / bins;
+}
+
+/* Weighted harmonic regression of raw[] (weights w[]) with `harmonics` harmonics; writes the fitted curve
+ * into out[]. Returns 0, or a negative errno if the system could not be solved (the caller keeps the
+ * previous fit). */
+static int harmonic_fit(const float *raw, const float *w, uint32_t bins, unsigned harmonics, float *out) {
+        enum { P_MAX = 2 * HARMONICS_MAX + 1 };
+        double ata[P_MAX * P_MAX] = {}, atb[P_MAX] = {}, beta[P_MAX], phi[P_MAX];
+        size_t np = 2 * harmonics + 1;
+
+        /* cos and sin of the bin centres by rotation: one sincos per refit instead of one per bin. */
+        double step = 2 * M_PI / bins, rc = cos(step), rs = sin(step);
+        double c1 = cos(step / 2), s1 = sin(step / 2);
+        for (uint32_t b = 0; b < bins; b++) {
+                double wb = w[b];
+                if (b > 0) {
+                        double cn = c1 * rc - s1 * rs;
+                        s1 = s1 * rc + c1 * rs;
+                        c1 = cn;
+                }
+                if (!(wb > 0))
+                        continue;
+                double c = 1, s = 0;
+                phi[0] = 1;
+                for (unsigned j = 1; j <= harmonics; j++) {
+                        double cn = c * c1 - s * s1, sn = s * c1 + c * s1;
+                        c = cn, s = sn;
+                        phi[2 * j - 1] = c;
+                        phi[2 * j] = s;
+                }
+                for (size_t i = 0; i < np; i++) {
+                        double wi = wb * phi[i];
+                        atb[i] += wi * raw[b];
+                        for (size_t k = 0; k <= i; k++)
+                                ata[i * np + k] += wi * phi[k];
+                }
+        }
+        double trace = 0;
+        for (size_t i = 0; i < np; i++) {
+                for (size_t k = 0; k < i; k++)
+                        ata[k * np + i] = ata[i * np + k];
+                trace += ata[i * np + i];
+        }
+        if (!(trace > 0))
+                return -EDOM;
+        /* A small ridge keeps the system positive definite when some phases have no data. */
+        double ridge = 1e-6 * trace / np + 1e-12;
+        for (size_t i = 0; i < np; i++)
+                ata[i * np + i] += ridge;
+
+        gsl_matrix_view A = gsl_matrix_view_array(ata, np, np);
+        gsl_vector_view B = gsl_vector_view_array(atb, np), X = gsl_vector_view_array(beta, np);
+        if (gsl_linalg_cholesky_decomp1(&A.matrix) != GSL_SUCCESS ||
+            gsl_linalg_cholesky_solve(&A.matrix, &B.vector, &X.vector) != GSL_SUCCESS)
+                return -EDOM;
+
+        c1 = cos(step / 2), s1 = sin(step / 2);
+        for (uint32_t b = 0; b < bins; b++) {
+                if (b > 0) {
+                        double cn = c1 * rc - s1 * rs;
+                        s1 = s1 * rc + c1 * rs;
+                        c1 = cn;
+                }
+                double c = 1, s = 0, v = beta[0];
+                for (unsigned j = 1; j <= harmonics; j++) {
+                        double cn = c * c1 - s * s1, sn = s * c1 + c * s1;
+                        c = cn, s = sn;
+                        v += beta[2 * j - 1] * c + beta[2 * j] * s;
+                }
+                out[b] = (float) v;
+        }
+        return 0;
+}
+
+/* Refit one profile: decay the bin weights, check coverage, fit the harmonic curve, centre. Returns the mean
+ * removed (to be added to the levels), or NAN if the profile is not usable (yet). */
+static double refit_profile(
+        float *raw,
+        float *w,
+        float *harm,
+        uint32_t bins,
+        unsigned harmonics,
+        double decay,
+        double span,
+        double period) {
+        for (uint32_t b = 0; b < bins; b++)
+                w[b] = (float) (w[b] * decay);
+        if (span < period || longest_gap(w, bins) > 1.0 / 8)
+                return NAN;
+        if (harmonic_fit(raw, w, bins, harmonics, harm) < 0)
+                return NAN;
+
+        double mean = 0;
+        for (uint32_t b = 0; b < bins; b++)
+                mean += bin_value(raw, w, harm, b);
+        mean /= bins;
+        for (uint32_t b = 0; b < bins; b++) {
+                harm[b] = (float) (harm[b] - mean);
+                raw[b] = (float) (raw[b] - mean);
+        }
+        return mean;
+}
+
+static void refit(const DetectorParams *p, SeasonalState *s, double t) {
+        unsigned layout = p->derived.seasonal_layout;
+        double span = t - s->first_t;
+
+        /* Profiles are refitted rarely (their bins learn on every sample); an unfitted one is retried hourly. */
+        if ((layout & LAYOUT_DAILY) &&
+            t - s->last_refit_d >= ((s->flags & FLAG_DAILY_FIT) ? REFIT_DAILY_SECONDS : REFIT_SECONDS)) {
+                double decay = exp(-(t - s->last_refit_d) * M_LN2 / (PROFILE_HALFLIFE_CYCLES * DAY));
+                s->last_refit_d = t;
+                double mu = refit_profile(
+                        arr_d(p, s, 0),
+                        arr_d(p, s, 1),
+                        arr_d(p, s, 2),
+                        p->derived.bins_d,
+                        HARMONICS_DAILY,
+                        decay,
+                        span,
+                        DAY);
+                if (isnan(mu)) {
+                        if (!(s->flags & FLAG_DAILY_FIT))
+                                memset(arr_d(p, s, 2), 0, sizeof(float) * p->derived.bins_d);
+                } else {
+                        s->flags |= FLAG_DAILY_FIT;
+                        s->ref += mu;
+                        s->level[M_DAILY] += mu;
+                        s->level[M_WEEKLY] += mu;
+                        if (isnan(s->err_since[M_DAILY]))
+                                s->err_since[M_DAILY] = t;
+                }
+        }
+        if ((layout & LAYOUT_WEEKLY) &&
+            t - s->last_refit_w >= ((s->flags & FLAG_WEEKLY_FIT) ? REFIT_WEEKLY_SECONDS : REFIT_SECONDS)) {
+                double decay = exp(-(t - s->last_refit_w) * M_LN2 / (PROFILE_HALFLIFE_CYCLES * WEEK));
+                s->last_refit_w = t;
+                unsigned h = (layout & LAYOUT_DAILY) ? HARMONICS_WEEKLY : HARMONICS_WEEKLY_ALONE;
+                double mu = refit_profile(
+                        arr_w(p, s, 0), arr_w(p, s, 1), arr_w(p, s, 2), p->derived.bins_w, h, decay, span, WEEK);
+                if (isnan(mu)) {
+                        if (!(s->flags & FLAG_WEEKLY_FIT))
+                                memset(arr_w(p, s, 2), 0, sizeof(float) * p->derived.bins_w);
+                } else {
+                        bool first = !(s->flags & FLAG_WEEKLY_FIT);
+                        s->flags |= FLAG_WEEKLY_FIT;
+                        s->ref += mu;
+                        /* The weekly candidate starts from the daily one's level when it becomes available. */
+                        if (first && (layout & LAYOUT_DAILY))
+                                s->level[M_WEEKLY] = s->level[M_DAILY] + mu;
+                        else
+                                s->level[M_WEEKLY] += mu;
+                        /* With a daily profile in the model, the weekly candidate waits for it. */
+                        if (isnan(s->err_since[M_WEEKLY]) &&
+                            (!(layout & LAYOUT_DAILY) || (s->flags & FLAG_DAILY_FIT)))
+                                s->err_since[M_WEEKLY] = t;
+                }
+        }
+
+        /* Choose the active candidate. */
+        bool d_ok = s->flags & FLAG_DAILY_FIT;
+        bool w_ok = (s->flags & FLAG_WEEKLY_FIT) && (!(layout & LAYOUT_DAILY) || d_ok);
+        if (!(layout & LAYOUT_AUTO)) {
+                if (layout & LAYOUT_WEEKLY)
+                        s->active = w_ok ? M_WEEKLY : (layout & LAYOUT_DAILY) && d_ok ? M_DAILY : M_FLAT;
+                else
+                        s->active = d_ok ? M_DAILY : M_FLAT;
+        } else {
+                bool eligible[N_MODELS] = {
+                        true,
+                        d_ok && t - s->err_since[M_DAILY] >= DAY,
+                        w_ok && t - s->err_since[M_WEEKLY] >= 2 * DAY,
+                };
+                if (!eligible[s->active])
+                        s->active = M_FLAT;
+                uint32_t best = s->active;
+                double best_cost = s->err[best] * (1 + model_penalty[best]);
+                for (uint32_t m = 0; m < N_MODELS; m++) {
+                        double cost = s->err[m] * (1 + model_penalty[m]);
+                        if (eligible[m] && m != s->active && cost < best_cost * SWITCH_HYSTERESIS) {
+                                best = m;
+                                best_cost = cost;
+                        }
+                }
+                s->active = best;
+        }
+        s->next_refit = t + REFIT_SECONDS;
+}
+
+/* ---- per sample ---- */
+
+static inline bool chart_watched(double z, DetectorDirection d) {
+        return d == DETECTOR_DIRECTION_BOTH || (d == DETECTOR_DIRECTION_UP ? z > 0 : z < 0);
+}
+
+static inline bool chart_past(const Chart *c, double z, DetectorDirection d) {
+        return chart_watched(z, d) && fabs(z) >= c->k;
+}
+
+static inline void chart_count(Chart *c, double az, bool past) {
+        if (az >= 2 && c->quiet == 0)
+                tail_count(&c->tail, az);
+        c->quiet = past ? TAIL_QUIET : c->quiet > 0 ? c->quiet - 1 : 0;
+}
+
+/* Learn candidate m's level and global core scale from its residual r, unless r is past its boundary
+ * (k core sigmas). */
+static inline void learn_level(
+        SeasonalState *s,
+        unsigned m,
+        double r,
+        double core,
+        double d_level,
+        double d_scale,
+        bool robust,
+        bool freeze,
+        double k) {
+        double wl = s->level_w[m] * d_level + 1, ws = s->scale_w[m] * d_scale + 1;
+        if (!robust) {
+                s->level[m] += r / wl;
+                s->scale[m] += (float) ((fabs(r) - s->scale[m]) / ws);
+        } else if (!freeze && fabs(r) < k * core) {
+                s->level[m] += clamp_abs(r, HUBER_C * core) / wl;
+                s->scale[m] += (float) ((fabs(r) - s->scale[m]) / ws);
+        } else {
+                s->level_w[m] = (float) (s->level_w[m] * d_level);
+                s->scale_w[m] = (float) (s->scale_w[m] * d_scale);
+                return;
+        }
+        s->level_w[m] = (float) wl;
+        s->scale_w[m] = (float) ws;
+}
+
+static inline void learn_bin(float *raw, float *w, uint32_t b, double u, double clip) {
+        double wb = w[b] + 1;
+        double dev = u - raw[b];
+        if (w[b] >= BIN_MATURE_WEIGHT && fabs(dev) >= clip * 2)
+                return; /* an outlier for a bin that knows its value */
+        raw[b] = (float) (raw[b] + clamp_abs(dev, clip) / wb);
+        w[b] = (float) wb;
+}
+
+int detector_seasonal_update(const DetectorParams *p, void *state, const DetectorSample *sample, Verdict *v) {
+        SeasonalState *s = state;
+        unsigned layout = p->derived.seasonal_layout;
+        double x = sample->x, t = sample->t, lt = sample->local_t;
+
+        if (_unlikely_(!isfinite(x) || !isfinite(t) || !isfinite(lt))) {
+                verdict_skipped(v);
+                return DETECTOR_SKIPPED_NONFINITE;
+        }
+        if (_unlikely_(s->n > 0 && !(t > s->last_t))) {
+                verdict_skipped(v);
+                return DETECTOR_SKIPPED_OUT_OF_ORDER;
+        }
+
+        double ud = 0, uw = 0, dval = 0, wval = 0;
+        if (layout & LAYOUT_DAILY) {
+                ud = phase_bins(lt, DAY, p->derived.res_d);
+                if (s->flags & FLAG_DAILY_FIT)
+                        dval = profile_at(
+                                arr_d(p, s, 0), arr_d(p, s, 1), arr_d(p, s, 2), p->derived.bins_d, ud);
+        }
+        if (layout & LAYOUT_WEEKLY) {
+                uw = phase_bins(lt + 3 * DAY, WEEK, p->derived.res_w); /* weeks start on Monday */
+                if (s->flags & FLAG_WEEKLY_FIT)
+                        wval = profile_at(
+                                arr_w(p, s, 0), arr_w(p, s, 1), arr_w(p, s, 2), p->derived.bins_w, uw);
+        }
+        double dpart = (layout & LAYOUT_DAILY) ? dval : 0;
+
+        if (_unlikely_(s->n == 0)) {
+                for (unsigned m = 0; m < N_MODELS; m++) {
+                        s->level[m] = x;
+                        s->level_w[m] = 1;
+                        s->scale_w[m] = 1;
+                }
+                s->ref = x;
+                s->ref_w = 1;
+                s->spread_level = (float) x;
+                s->first_t = s->last_t = s->last_refit_d = s->last_refit_w = t;
+                s->next_refit = t + REFIT_SECONDS;
+                s->n = 1;
+                s->k = tail_recalibrate(&s->tail, t, p->threshold, 1);
+                s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, 1);
+                s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, 1);
+                verdict_skipped(v);
+                verdict_warming(v);
+                return DETECTOR_OK;
+        }
+
+        double dt = t - s->last_t;
+        if (!feq(dt, s->cache_dt)) {
+                s->cache_dt = dt;
+                for (unsigned k = 0; k < N_DECAYS; k++)
+                        s->cache_decay[k] = exp(-dt * M_LN2 / decay_halflife[k]);
+        }
+        const double *dk = s->cache_decay;
+
+        double pred[N_MODELS] = {
+                s->level[M_FLAT],
+                s->level[M_DAILY] + dval,
+                s->level[M_WEEKLY] + dpart + wval,
+        };
+        /* Core sigmas never go below SPREAD_FLOOR of the series' overall spread: a noise-free series must
+         * not make rounding-size deviations infinitely surprising (nor stop learning for fear of them). */
+        double floor_spread = SPREAD_FLOOR * s->spread;
+        double core[N_MODELS];
+        for (unsigned m = 0; m < N_MODELS; m++)
+                core[m] = sigma_floor(MAX(s->scale[m] * MAD_TO_SIGMA, floor_spread), pred[m]);
+
+        /* The active candidate's core sigma at this phase: with a daily profile, scaled by the phase's
+         * relative noise level (noise often follows load), shrunk towards 1 while the bin has little data. */
+        unsigned a = s->active;
+        uint32_t bd = (layout & LAYOUT_DAILY) ? bin_of(ud, p->derived.bins_d) : 0;
+        double core_a = core[a];
+        if (a != M_FLAT && (layout & LAYOUT_DAILY)) {
+                double wb = arr_d(p, s, 1)[bd], rb = arr_d(p, s, 3)[bd];
+                core_a = sigma_floor(
+                        MAX(core[a] * (wb * rb + BIN_SCALE_PRIOR) / (wb + BIN_SCALE_PRIOR), floor_spread),
+                        pred[a]);
+        }
+        double sigma = core_a * s->k / p->threshold;
+        double r = x - pred[a], z = r / sigma, zc = r / core_a, azc = fabs(zc);
+        bool past = azc >= s->k;
+        bool robust = s->n >= BOOT_SAMPLES;
+
+        /* The charts. */
+        double zcc = clamp_abs(zc, CHART_CLIP);
+        double sm = sqrt(MAX(s->sq_mean, 0.05) * CHART_ALPHA / (2 - CHART_ALPHA));
+        double sv = sqrt(MAX(s->sq_mean - s->abs_mean * s->abs_mean, 0.05) * CHART_ALPHA / (2 - CHART_ALPHA));
+        s->shift.m = (float) (s->shift.m + (zcc - s->shift.m) * CHART_ALPHA);
+        s->var.m = (float) (s->var.m + (fabs(zcc) - s->abs_mean - s->var.m) * CHART_ALPHA);
+        double zm = s->shift.m / sm, zv = s->var.m / sv;
+        bool shift_past = robust && chart_past(&s->shift, zm, p->direction);
+
+        /* The verdict: the most surprising of the sample and the charts, each scaled so that its boundary
+         * is at |z| = threshold. The band is the sample's. */
+        double zs = z;
+        double zshift = zm * p->threshold / s->shift.k, zvar = MAX(zv, 0.0) * p->threshold / s->var.k;
+        if (fabs(zshift) > fabs(zs) && chart_watched(zshift, p->direction))
+                zs = zshift;
+        if (p->direction == DETECTOR_DIRECTION_BOTH && zvar > fabs(zs))
+                zs = zvar;
+        v->expected = pred[a];
+        v->lower = pred[a] - p->threshold * sigma;
+        v->upper = pred[a] + p->threshold * sigma;
+        v->warming_up = false;
+        v->anomalous = verdict_from_z(p, zs, v);
+        if (!detector_is_warm(p, s->n, t - s->first_t))
+                verdict_warming(v);
+
+        /* Tail histograms of the sample and of the charts. */
+        uint32_t quiet = (s->flags >> FLAG_QUIET_SHIFT) & 0xff;
+        if (azc >= 2 && quiet == 0)
+                tail_count(&s->tail, azc);
+        quiet = past ? TAIL_QUIET : quiet > 0 ? quiet - 1 : 0;
+        s->flags = (s->flags & (FLAG_DAILY_FIT | FLAG_WEEKLY_FIT)) | quiet << FLAG_QUIET_SHIFT;
+        chart_count(&s->shift, fabs(zm), fabs(zm) >= s->shift.k);
+        chart_count(&s->var, MAX(zv, 0.0), zv >= s->var.k);
+        if (!past) {
+                s->abs_mean = (float) (s->abs_mean + (fabs(zcc) - s->abs_mean) * MOMENT_ALPHA);
+                s->sq_mean = (float) (s->sq_mean + (zcc * zcc - s->sq_mean) * MOMENT_ALPHA);
+        }
+        /* A shift the chart sees does not teach the levels and profiles (the run rule re-learns it if it
+         * lasts). */
+        bool outlier = robust && (past || shift_past);
+
+        /* Out-of-sample errors of the candidates that have a profile to offer. */
+        bool has[N_MODELS] = {
+                true,
+                (s->flags & FLAG_DAILY_FIT) != 0,
+                (s->flags & FLAG_WEEKLY_FIT) && (!(layout & LAYOUT_DAILY) || (s->flags & FLAG_DAILY_FIT)),
+        };
+        for (unsigned m = 0; m < N_MODELS; m++) {
+                if (!has[m])
+                        continue;
+                double e = MIN(fabs(x - pred[m]), 4 * core[m]);
+                double we = s->err_w[m] * dk[DK_ERR] + 1;
+                s->err[m] += (float) ((e - s->err[m]) / we);
+                s->err_w[m] = (float) we;
+        }
+
+        /* Levels and scales of every candidate, each judged by its own band. */
+        double k = s->k;
+        learn_level(
+                s, M_FLAT, x - pred[M_FLAT], core[M_FLAT], dk[DK_FLAT], dk[DK_SCALE], robust, shift_past, k);
+        if (layout & LAYOUT_DAILY)
+                learn_level(
+                        s,
+                        M_DAILY,
+                        x - pred[M_DAILY],
+                        core[M_DAILY],
+                        dk[DK_SEAS],
+                        dk[DK_SCALE],
+                        robust,
+                        shift_past,
+                        k);
+        if (layout & LAYOUT_WEEKLY)
+                learn_level(
+                        s,
+                        M_WEEKLY,
+                        x - pred[M_WEEKLY],
+                        core[M_WEEKLY],
+                        dk[DK_SEAS],
+                        dk[DK_SCALE],
+                        robust,
+                        shift_past,
+                        k);
+
+        /* The reference level, the profiles and the per-phase scale (not from samples past the boundary). */
+        double core_shape = core[(layout & LAYOUT_DAILY) ? M_DAILY : M_WEEKLY];
+        if (!outlier) {
+                double deseason = x - dpart - wval;
+                double wr = s->ref_w * dk[DK_REF] + 1;
+                s->ref += (robust ? clamp_abs(deseason - s->ref, HUBER_C * core_a) : deseason - s->ref) / wr;
+                s->ref_w = (float) wr;
+        }
+        /* The phase's relative noise: |daily residual| / daily core sigma, capped, from samples that are not
+         * anomalous. */
+        if ((layout & LAYOUT_DAILY) && !outlier) {
+                float *rel = arr_d(p, s, 3);
+                double wb = arr_d(p, s, 1)[bd] + 1;
+                double q = MIN(fabs(x - pred[M_DAILY]) / (core[M_DAILY] / MAD_TO_SIGMA), REL_SCALE_MAX);
+                rel[bd] = (float) (rel[bd] + (q - rel[bd]) / wb);
+        }
+        {
+                double ws = dk[DK_ERR];
+                s->spread_level = (float) (s->spread_level + (x - s->spread_level) * (1 - ws));
+                s->spread = (float) (s->spread + (fabs(x - s->spread_level) - s->spread) * (1 - ws));
+        }
+        if (!outlier || !(s->flags & (FLAG_DAILY_FIT | FLAG_WEEKLY_FIT))) {
+                bool fitted = s->flags & (FLAG_DAILY_FIT | FLAG_WEEKLY_FIT);
+                double clip = robust && fitted ? HUBER_C * MAX(core_shape, core_a) : INFINITY;
+                if (layout & LAYOUT_DAILY)
+                        learn_bin(arr_d(p, s, 0), arr_d(p, s, 1), bd, x - s->ref - wval, clip);
+                if (layout & LAYOUT_WEEKLY)
+                        learn_bin(
+                                arr_w(p, s, 0),
+                                arr_w(p, s, 1),
+                                bin_of(uw, p->derived.bins_w),
+                                x - s->ref - dpart,
+                                clip);
+        }
+
+        /* A lasting change of level is the new normal after RELEARN_SECONDS. */
+        int side = zc > RUN_SIGMA ? 1 : zc < -RUN_SIGMA ? -1 : 0;
+        if (side == 0)
+                s->run = 0;
+        else if ((s->run > 0 && side > 0) || (s->run < 0 && side < 0)) {
+                s->run += side;
+                s->run_time += (float) dt;
+                s->run_sum += (float) r;
+                uint32_t len = (uint32_t) abs(s->run);
+                if (len >= RUN_MIN_SAMPLES && s->run_time >= RELEARN_SECONDS) {
+                        double shift = s->run_sum / len;
+                        for (unsigned m = 0; m < N_MODELS; m++) {
+                                s->level[m] += shift;
+                                s->level_w[m] = MIN(s->level_w[m], (float) len);
+                        }
+                        s->ref += shift;
+                        s->ref_w = MIN(s->ref_w, (float) len);
+                        s->run = 0;
+                }
+        } else {
+                s->run = side;
+                s->run_time = 0;
+                s->run_sum = (float) r;
+        }
+
+        s->last_t = t;
+        if (s->n < UINT32_MAX)
+                s->n++;
+        if (t >= s->next_refit) {
+                refit(p, s, t);
+                s->k = tail_recalibrate(&s->tail, t, p->threshold, s->n);
+                s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, s->n);
+                s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, s->n);
+        }
+        return DETECTOR_OK;
+}
+
+static size_t seasonal_describe(const DetectorParams *p, FieldDesc out[static FIELDS_MAX]) {
+        const FieldDesc f[] = {
+                FIELD(SeasonalState, last_t, FIELD_F64),
+                FIELD(SeasonalState, first_t, FIELD_F64),
+                FIELD(SeasonalState, next_refit, FIELD_F64),
+                FIELD(SeasonalState, last_refit_d, FIELD_F64),
+                FIELD(SeasonalState, last_refit_w, FIELD_F64),
+                FIELD(SeasonalState, cache_dt, FIELD_F64),
+                { "cache_decay", FIELD_F64, offsetof(SeasonalState, cache_decay), N_DECAYS },
+                { "level", FIELD_F64, offsetof(SeasonalState, level), N_MODELS },
+                FIELD(SeasonalState, ref, FIELD_F64),
+                { "err_since", FIELD_F64, offsetof(SeasonalState, err_since), N_MODELS },
+                { "level_w", FIELD_F32, offsetof(SeasonalState, level_w), N_MODELS },
+                { "scale", FIELD_F32, offsetof(SeasonalState, scale), N_MODELS },
+                { "scale_w", FIELD_F32, offsetof(SeasonalState, scale_w), N_MODELS },
+                { "err", FIELD_F32, offsetof(SeasonalState, err), N_MODELS },
+                { "err_w", FIELD_F32, offsetof(SeasonalState, err_w), N_MODELS },
+                FIELD(SeasonalState, ref_w, FIELD_F32),
+                FIELD(SeasonalState, spread_level, FIELD_F32),
+                FIELD(SeasonalState, spread, FIELD_F32),
+                FIELD(SeasonalState, run_time, FIELD_F32),
+                FIELD(SeasonalState, run_sum, FIELD_F32),
+                FIELD(SeasonalState, run, FIELD_I32),
+                FIELD(SeasonalState, n, FIELD_U32),
+                FIELD(SeasonalState, active, FIELD_U32),
+                FIELD(SeasonalState, flags, FIELD_U32),
+                FIELD(SeasonalState, k, FIELD_F32),
+                TAIL_FIELDS(SeasonalState, tail),
+                FIELD(SeasonalState, abs_mean, FIELD_F32),
+                FIELD(SeasonalState, sq_mean, FIELD_F32),
+                FIELD(SeasonalState, shift.m, FIELD_F32),
+                FIELD(SeasonalState, shift.k, FIELD_F32),
+                FIELD(SeasonalState, shift.quiet, FIELD_U32),
+                TAIL_FIELDS(SeasonalState, shift.tail),
+                FIELD(SeasonalState, var.m, FIELD_F32),
+                FIELD(SeasonalState, var.k, FIELD_F32),
+                FIELD(SeasonalState, var.quiet, FIELD_U32),
+                TAIL_FIELDS(SeasonalState, var.tail),
+        };
+        size_t n = ELEMENTSOF(f), bd = p->derived.bins_d, bw = p->derived.bins_w;
+        memcpy(out, f, sizeof(f));
+        static const char *const names_d[4] = {
+                "daily_raw", "daily_weight", "daily_harmonic", "daily_rel_scale"
+        };
+        static const char *const names_w[3] = { "weekly_raw", "weekly_weight", "weekly_harmonic" };
+        for (size_t i = 0; i < 4 && bd > 0; i++)
+                out[n++] = (FieldDesc){
+                        names_d[i], FIELD_F32, sizeof(SeasonalState) + i * bd * sizeof(float), bd
+                };
+        for (size_t i = 0; i < 3 && bw > 0; i++)
+                out[n++] = (FieldDesc){
+                        names_w[i], FIELD_F32, sizeof(SeasonalState) + (4 * bd + i * bw) * sizeof(float), bw
+                };
+        return n;
+}
+
+static int seasonal_check(const DetectorParams *p, const void *state) {
+        const SeasonalState *s = state;
+        if (s->n == 0)
+                return 0;
+        if (!isfinite(s->last_t) || !isfinite(s->first_t) || s->first_t > s->last_t || !isfinite(s->ref) ||
+            !isfinite(s->next_refit) || s->active >= N_MODELS ||
+            (s->flags & ~(3u | 0xffu << FLAG_QUIET_SHIFT)) || !(s->run_time >= 0) || !(s->k > 0) ||
+            !isfinite(s->k) || tail_check(&s->tail) < 0 || !(s->shift.k > 0) || !isfinite(s->shift.k) ||
+            !isfinite(s->shift.m) || tail_check(&s->shift.tail) < 0 || !(s->var.k > 0) ||
+            !isfinite(s->var.k) || !isfinite(s->var.m) || tail_check(&s->var.tail) < 0 || !(s->abs_mean >= 0) ||
+            !(s->sq_mean >= 0) || s->shift.quiet > TAIL_QUIET || s->var.quiet > TAIL_QUIET)
+                return -EBADMSG;
+        for (unsigned m = 0; m < N_MODELS; m++)
+                if (!isfinite(s->level[m]) || !(s->scale[m] >= 0) || !isfinite(s->scale[m]) ||
+                    !(s->level_w[m] >= 0) || !(s->scale_w[m] >= 0) || !(s->err[m] >= 0) ||
+                    !isfinite(s->err[m]))
+                        return -EBADMSG;
+        const float *bins = (const float *) (s + 1);
+        size_t nb = 4 * (size_t) p->derived.bins_d + 3 * (size_t) p->derived.bins_w;
+        for (size_t i = 0; i < nb; i++)
+                if (!isfinite(bins[i]))
+                        return -EBADMSG;
+        return 0;
+}
+
+const DetectorKind detector_seasonal = {
+        .name = "seasonal",
+        .prepare = seasonal_prepare,
+        .init = seasonal_init,
+        .update = detector_seasonal_update,
+        .describe = seasonal_describe,
+        .check = seasonal_check,
+};
