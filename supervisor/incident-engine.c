@@ -247,6 +247,8 @@ static int emit(Ctx *c, Incident *i, IncidentEventKind kind, usec_t at, json_t *
 
 static void update_values(Incident *i, const EvalRow *row) {
         i->series_firing = row->firing;
+        if (row->firing || row->transition == EVAL_PENDING)
+                i->normal_since = 0;
         if (!isnan(row->x) || !isnan(row->value)) {
                 i->value = isnan(row->x) ? row->value : row->x;
                 i->expected = row->verdict.expected;
@@ -416,6 +418,7 @@ static int resolve(Ctx *c, Incident *i, usec_t resolved_at) {
         i->resolved_at = resolved_at;
         i->resolved_mono = c->now.mono;
         i->recovered_at = 0;
+        i->normal_since = 0;
         i->last_skip = SKIP_NONE;
         v = describe_now(i);
         attrs = value_attrs(i);
@@ -1697,6 +1700,28 @@ static int open_incident(Ctx *c, const EvalRow *row) {
         return try_step(c, added);
 }
 
+/* The evaluator reports a rule's return to normal once, as EVAL_RESOLVED. An open incident can miss it: the
+ * evaluator's learned state was lost (a crash between its saves) or reset (the rule's detector changed), or a
+ * recovery seen during verification was voided by a short relapse that cleared before `for`. Then the
+ * evaluator says "not firing" without ever saying "resolved". For those cases the incident watches the rows
+ * itself: samples that are not anomalous (and not warm-up, and not missing) for recover_for make the
+ * recovery, from the start of that normal run — the same definition as the evaluator's. */
+static int quiet_recovery(Ctx *c, Incident *i, const EvalRow *row) {
+        usec_t t = usec_from_seconds(row->t);
+
+        if (row->firing || i->recovered_at != 0 || !i->rule)
+                return 0;
+        if (row->verdict.anomalous || row->verdict.warming_up || isnan(row->x) || t == 0) {
+                i->normal_since = 0;
+                return 0;
+        }
+        if (i->normal_since == 0 || i->normal_since > t)
+                i->normal_since = t;
+        if (t - i->normal_since < i->rule->recover_for_usec)
+                return 0;
+        return dispatch(c, i, &(Input){ .kind = IN_RECOVER, .resolved_at = i->normal_since });
+}
+
 int incident_engine_eval(IncidentEngine *e, const EvalRow *row, IncidentNow now, Effects *out) {
         Ctx c = { e, now, out };
         KeyEntry *ke;
@@ -1712,9 +1737,10 @@ int incident_engine_eval(IncidentEngine *e, const EvalRow *row, IncidentNow now,
         switch (row->transition) {
         case EVAL_NONE:
         case EVAL_CLEARED:
-                if (i && incident_state_is_open(i->state))
-                        update_values(i, row);
-                return 0;
+                if (!i || !incident_state_is_open(i->state))
+                        return 0;
+                update_values(i, row);
+                return quiet_recovery(&c, i, row);
         case EVAL_PENDING:
                 if (!i)
                         return 0;

@@ -665,6 +665,94 @@ static void test_recovery_during_action(void **state) {
         h_stop(&h);
 }
 
+static void h_row_normal(Harness *h, const char *series, EvalTransition tr) {
+        EvalRow row = {
+                .rule = &h->rules[0],
+                .series_key = series,
+                .metric = "http_request_duration_seconds",
+                .labels = h->labels,
+                .n_labels = h->n_labels,
+                .t = h_t(h),
+                .value = 0.14,
+                .x = 0.14,
+                .verdict = { .expected = 0.15, .lower = 0.11, .upper = 0.19 },
+                .transition = tr,
+                .detected_at = NAN,
+                .resolved_at = NAN,
+        };
+        effects_clear(&h->fx);
+        assert_int_equal(incident_engine_eval(h->engine, &row, h->now, &h->fx), 0);
+        h_collect(h);
+}
+
+/* The evaluator lost its state (or a relapse voided the recovery and cleared before `for`): it says "not
+ * firing" without ever saying "resolved". The incident sees normal samples for recover_for itself. */
+static void test_quiet_recovery(void **state) {
+        Harness h = {};
+        Step s[] = { h_restart("api.service") };
+        setup_labels(&h, "api.service");
+        Rule *r = h_rule(&h, 0, "api-latency", s, 1);
+        r->recover_for_usec = 10 * USEC_PER_SEC;
+        h_start(&h, false);
+
+        Incident *i = fire(&h, 0, SERIES);
+        h_preflight_ok(&h, i);
+        h_result(&h, i, STEP_SUCCEEDED, INV_B, NULL);
+        /* Within settle: the recovery is seen, then voided by a relapse that clears before `for`. */
+        recover(&h, 0, SERIES, 0);
+        assert_int_equal(i->state, INCIDENT_VERIFYING);
+        assert_true(i->recovered_at != 0);
+        h_advance(&h, USEC_PER_SEC);
+        h_row(&h, 0, SERIES, EVAL_PENDING, false, 0.52, h_t(&h), NAN);
+        assert_int_equal(i->recovered_at, 0);
+        h_advance(&h, USEC_PER_SEC);
+        usec_t start = h.now.wall;
+        h_row_normal(&h, SERIES, EVAL_CLEARED);
+        h_timers(&h); /* settle ends: nothing to judge */
+        assert_int_equal(i->state, INCIDENT_VERIFYING);
+        h_advance(&h, 10 * USEC_PER_SEC);
+        h_row_normal(&h, SERIES, EVAL_NONE);
+        assert_int_equal(i->state, INCIDENT_RESOLVED);
+        assert_int_equal(i->resolved_at, start);
+        h_stop(&h);
+
+        /* Lost evaluator state: the fresh evaluator reports normal, not-firing rows and nothing else. */
+        Harness g = {};
+        setup_labels(&g, "api.service");
+        r = h_rule(&g, 0, "api-latency", s, 1);
+        r->recover_for_usec = 10 * USEC_PER_SEC;
+        h_start(&g, false);
+        i = fire(&g, 0, SERIES);
+        h_preflight_ok(&g, i);
+        h_result(&g, i, STEP_SUCCEEDED, INV_B, NULL);
+        h_wake(&g, 5 * USEC_PER_SEC);
+        /* A warm-up row is no opinion, a missing value is no data. */
+        EvalRow warm = { .rule = &g.rules[0],
+                         .series_key = SERIES,
+                         .metric = "m",
+                         .t = h_t(&g),
+                         .x = 0.1,
+                         .verdict = { .warming_up = true, .expected = NAN, .lower = NAN, .upper = NAN },
+                         .detected_at = NAN,
+                         .resolved_at = NAN };
+        effects_clear(&g.fx);
+        assert_int_equal(incident_engine_eval(g.engine, &warm, g.now, &g.fx), 0);
+        assert_int_equal(i->normal_since, 0);
+        start = g.now.wall;
+        h_row_normal(&g, SERIES, EVAL_NONE);
+        assert_int_equal(i->normal_since, start);
+        h_advance(&g, 5 * USEC_PER_SEC);
+        h_row_normal(&g, SERIES, EVAL_NONE);
+        assert_int_equal(i->state, INCIDENT_VERIFYING);
+        h_advance(&g, 5 * USEC_PER_SEC);
+        h_row_normal(&g, SERIES, EVAL_CLEARED);
+        assert_int_equal(i->state, INCIDENT_RESOLVED);
+        assert_int_equal(i->resolved_at, start);
+        assert_string_equal(
+                h_kinds(i), "detected firing action_started action_succeeded verify_passed resolved");
+        h_stop(&g);
+}
+
 /* A failed action counts as a failed recovery and moves on. */
 static void test_action_failure(void **state) {
         Harness h = {};
@@ -701,7 +789,8 @@ static void test_executor_skips(void **state) {
         assert_int_equal(incident_engine_action_result(h.engine, &i->id, i->action.id, &busy, h.now, &h.fx), 0);
         assert_int_equal(i->state, INCIDENT_FIRING);
         assert_string_equal(h_attr(h_last(i, IEV_ACTION_SKIPPED), "reason"), "unit state");
-        assert_false(guard_target_busy(incident_engine_guards(h.engine), "haproxy:/run/haproxy/admin.sock:api/web1"));
+        assert_false(guard_target_busy(
+                incident_engine_guards(h.engine), "haproxy:/run/haproxy/admin.sock:api/web1"));
         h_wake(&h, INCIDENT_RETRY_USEC);
         assert_int_equal(i->state, INCIDENT_REMEDIATING);
         assert_int_equal(i->action.step, 0);
@@ -1187,6 +1276,7 @@ int main(void) {
                 cmocka_unit_test(test_target_not_allowed_moves_on),
                 cmocka_unit_test(test_recovery_during_action),
                 cmocka_unit_test(test_action_failure),
+                cmocka_unit_test(test_quiet_recovery),
                 cmocka_unit_test(test_executor_skips),
                 cmocka_unit_test(test_no_secret_in_attrs),
                 cmocka_unit_test(test_persistence_round_trip),
