@@ -1251,8 +1251,21 @@ static void test_values_for_humans(void **state) {
         s = incident_describe_value("queue_depth", 1234567, 100, 90, 110);
         assert_string_equal(s, "1.23e+06, expected 100 (90\u2013110)");
         free(s);
+        /* A static threshold: the band is the expectation. */
+        s = incident_describe_value("demo_latency_seconds", 0.9, NAN, NAN, 0.5);
+        assert_string_equal(s, "0.9 s, expected at most 0.5 s");
+        free(s);
+        s = incident_describe_value("free_bytes", 1024, NAN, 4096, NAN);
+        assert_string_equal(s, "1 KiB, expected at least 4 KiB");
+        free(s);
+        s = incident_describe_value("x", 7, NAN, 1, 5);
+        assert_string_equal(s, "7, expected 1\u20135");
+        free(s);
         char buf[INCIDENT_VALUE_MAX];
         assert_string_equal(incident_format_value(buf, sizeof(buf), "x", NAN), "n/a");
+        assert_string_equal(incident_format_elapsed(buf, sizeof(buf), 3046228), "3.05s");
+        assert_string_equal(incident_format_elapsed(buf, sizeof(buf), 72400000), "1m12s");
+        assert_string_equal(incident_format_elapsed(buf, sizeof(buf), 250400), "250ms");
 }
 
 int main(void) {
