@@ -1123,11 +1123,28 @@ static int h_reconcile(Ctx *c, Incident *i, const Input *in) {
         }
         if (in->reconcile == RECONCILE_NOT_DONE)
                 return reexecute(c, i, "it had not happened when homeostatd restarted");
-        if (incident_action_is_idempotent(i->action.action))
+        if (incident_action_is_idempotent(i->action.action) && !i->action.undoable)
                 return reexecute(
                         c, i, "its outcome was unknown after homeostatd restarted and it is safe to repeat");
         release_action_target(c, i, false, NULL);
         i->action.phase = ACTION_PHASE_NONE;
+        if (i->action.undoable) {
+                /* Repeating a drain or a limit would record the changed state as the one to restore, and
+                 * without the executor's undo data it cannot be put back either: a human must look. */
+                r = emit(
+                        c,
+                        i,
+                        IEV_ACTION_FAILED,
+                        c->now.wall,
+                        action_attrs(i, &i->action),
+                        "%s: outcome unknown after homeostatd restarted (%s); check %s by hand",
+                        strempty(what),
+                        strempty(msg),
+                        strempty(i->action.target.display));
+                if (r < 0)
+                        return r;
+                return escalate(c, i, "outcome unknown", "%s may or may not be in place", strempty(what));
+        }
         r = emit(
                 c,
                 i,
@@ -1976,7 +1993,8 @@ int incident_engine_undo_result(
                 "attempt",
                 (json_int_t) o->attempts);
         if (result->outcome == STEP_SKIPPED) {
-                /* The executor found nothing to restore (the target is gone): done. */
+                /* The executor found nothing to restore (the target is gone), or there was no undo data:
+                 * done, with the reason in the message. */
                 o->state = OBLIGATION_DONE;
                 return emit(
                         &c,
@@ -1984,7 +2002,7 @@ int incident_engine_undo_result(
                         IEV_UNDO_SUCCEEDED,
                         now.wall,
                         attrs,
-                        "%s of %s: nothing left to undo%s%s",
+                        "%s of %s not undone%s%s",
                         incident_action_name(o->action),
                         o->target.display ?: "",
                         msg[0] ? ": " : "",

@@ -492,7 +492,7 @@ static void start_undo(IncidentManager *im, Incident *i, const Effect *ef) {
                 snprintf(
                         msg,
                         sizeof(msg),
-                        "no undo data was recorded (interrupted by a restart of homeostatd); check %s by hand",
+                        "no undo data was recorded; check %s by hand",
                         strna(o->target.display));
                 StepResult sr = { .outcome = STEP_SKIPPED, .message = msg };
                 feed_undo(im, &ef->incident, ef->obligation_id, ef->undo_id, &sr);

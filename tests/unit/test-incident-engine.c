@@ -1000,6 +1000,41 @@ static void test_crash_reconciliation(void **state) {
         h_stop(&h);
 }
 
+/* A drain whose outcome is unknown after a crash is neither repeated nor forgotten: a human must look. */
+static void test_crash_undoable_unknown(void **state) {
+        Harness h = {};
+        Step s[] = { h_drain("api/web1"), h_restart("api.service") };
+        setup_labels(&h, "api.service");
+        h_rule(&h, 0, "api-latency", s, 2);
+        h_start(&h, false);
+
+        Incident *i = fire(&h, 0, SERIES);
+        assert_int_equal(i->action.phase, ACTION_PHASE_EXECUTING);
+        size_t actions = h_count(&h.all, EFFECT_ACTION);
+        crash_during_action(&h, NULL);
+        i = h_incident(&h, 0);
+        const Effect *rc = h_find(&h.fx, EFFECT_RECONCILE);
+        effects_clear(&h.fx);
+        assert_int_equal(
+                incident_engine_reconcile_result(
+                        h.engine,
+                        &i->id,
+                        rc->action_id,
+                        RECONCILE_UNKNOWN,
+                        "nothing to check a haproxy against",
+                        h.now,
+                        &h.fx),
+                0);
+        h_collect(&h);
+        assert_int_equal(h_count(&h.all, EFFECT_ACTION), actions);
+        assert_int_equal(i->state, INCIDENT_ESCALATED);
+        assert_string_equal(h_attr(h_last(i, IEV_ESCALATED), "reason"), "outcome unknown");
+        assert_non_null(strstr(h_last(i, IEV_ACTION_FAILED)->message, "check api/web1 by hand"));
+        assert_false(guard_target_busy(
+                incident_engine_guards(h.engine), "haproxy:/run/haproxy/admin.sock:api/web1"));
+        h_stop(&h);
+}
+
 static void test_crash_restart_not_done(void **state) {
         Harness h = {};
         Step s[] = { h_restart("api.service") };
@@ -1295,6 +1330,7 @@ int main(void) {
                 cmocka_unit_test(test_persistence_round_trip),
                 cmocka_unit_test(test_crash_reconciliation),
                 cmocka_unit_test(test_crash_restart_not_done),
+                cmocka_unit_test(test_crash_undoable_unknown),
                 cmocka_unit_test(test_undo_obligation_reload_and_max_hold),
                 cmocka_unit_test(test_max_hold_escalates_open_incident),
                 cmocka_unit_test(test_corrupt_state_is_refused),
