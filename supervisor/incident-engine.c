@@ -635,6 +635,12 @@ static int try_step(Ctx *c, Incident *i) {
         i->retry_mono = 0;
         if (i->state != INCIDENT_FIRING || !rule || i->simulated || rule->n_steps == 0)
                 return 0;
+        if (i->action.phase != ACTION_PHASE_NONE) {
+                /* An action of an earlier round still runs (the incident reopened meanwhile): its result
+                 * comes first, then the new round acts. */
+                i->retry_mono = c->now.mono + INCIDENT_RETRY_USEC;
+                return 0;
+        }
         if (rule->mode == RULE_MODE_OBSERVE)
                 return simulate(c, i, SKIP_OBSERVE);
         if (e->opts.dry_run)
@@ -1343,8 +1349,8 @@ static const Transition machine[_INCIDENT_STATE_MAX][_IN_MAX] = {
                 [IN_SETTLE]          = T(h_stale),
                 [IN_VERIFY_DEADLINE] = T(h_stale),
                 [IN_PREFLIGHT]       = T(h_stale),
-                [IN_RESULT]          = T(h_impossible),
-                [IN_RECONCILE]       = T(h_impossible),
+                [IN_RESULT]          = T(h_late_result),
+                [IN_RECONCILE]       = T(h_late_reconcile),
                 [IN_SILENCE]         = T(h_silence),
                 [IN_UNSILENCE]       = T(h_unsilence_retry),
                 [IN_RULE_REMOVED]    = T(h_rule_removed),

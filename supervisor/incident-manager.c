@@ -681,8 +681,7 @@ static void ext_status_summary(Manager *m, StrBuf *out, void *userdata) {
         Counts c;
 
         count(userdata, &c);
-        if (c.open == 0)
-                return;
+        /* The manager has written ", " already: always say something. */
         strbuf_printf(out, "%zu open incident%s", c.open, c.open == 1 ? "" : "s");
         if (c.escalated > 0)
                 strbuf_printf(out, " (%zu escalated)", c.escalated);

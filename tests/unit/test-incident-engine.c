@@ -753,6 +753,41 @@ static void test_quiet_recovery(void **state) {
         h_stop(&g);
 }
 
+/* Resolved while the action still runs, and reopened before its result: the late result is recorded (and
+ * its undo kept), then the new round acts. */
+static void test_reopen_while_action_runs(void **state) {
+        Harness h = {};
+        Step s[] = { h_drain("api/web1") };
+        setup_labels(&h, "api.service");
+        Rule *r = h_rule(&h, 0, "api-latency", s, 1);
+        r->guard.cooldown_usec = 0;
+        h_start(&h, false);
+
+        Incident *i = fire(&h, 0, SERIES);
+        uint64_t first = i->action.id;
+        assert_int_equal(i->action.phase, ACTION_PHASE_EXECUTING);
+        /* Escalated by a reload that removes the rule, the series recovers, the rule comes back and fires. */
+        Config empty = { .rules = h.rules, .n_rules = 0 };
+        assert_int_equal(incident_engine_set_config(h.engine, &empty, h.now, &h.fx), 0);
+        assert_int_equal(incident_engine_set_config(h.engine, &h.config, h.now, &h.fx), 0);
+        recover(&h, 0, SERIES, 0);
+        assert_int_equal(i->state, INCIDENT_RESOLVED);
+        h_advance(&h, USEC_PER_SEC);
+        h_row(&h, 0, SERIES, EVAL_FIRING, true, 0.52, h_t(&h), NAN);
+        assert_int_equal(i->state, INCIDENT_FIRING);
+        assert_int_equal(i->action.id, first); /* not replaced */
+        json_t *undo = json_pack("{s:s}", "state", "ready");
+        StepResult ok = { .outcome = STEP_SUCCEEDED, .undo = undo };
+        effects_clear(&h.fx);
+        assert_int_equal(incident_engine_action_result(h.engine, &i->id, first, &ok, h.now, &h.fx), 0);
+        json_decref(undo);
+        assert_int_equal(i->n_obligations, 1);
+        h_wake(&h, INCIDENT_RETRY_USEC);
+        assert_int_equal(i->state, INCIDENT_REMEDIATING);
+        assert_int_equal(i->action.id, first + 1);
+        h_stop(&h);
+}
+
 /* A failed action counts as a failed recovery and moves on. */
 static void test_action_failure(void **state) {
         Harness h = {};
@@ -1325,6 +1360,7 @@ int main(void) {
                 cmocka_unit_test(test_recovery_during_action),
                 cmocka_unit_test(test_action_failure),
                 cmocka_unit_test(test_quiet_recovery),
+                cmocka_unit_test(test_reopen_while_action_runs),
                 cmocka_unit_test(test_executor_skips),
                 cmocka_unit_test(test_no_secret_in_attrs),
                 cmocka_unit_test(test_persistence_round_trip),
