@@ -8,15 +8,21 @@
  * absolute deviation of the residuals, reported as a Gaussian-consistent sigma. Each sample is judged
  * against the baseline *before* it is learned (a prediction, not a fit): z = (x - mean) / sigma.
  *
- * Robustness. After a short bootstrap (8 samples, plain averaging), a sample with |z| >= threshold teaches
+ * Alarm boundary. Core sigmas describe the bulk of the noise; the alarm boundary, k core sigmas, comes from
+ * the series' own tails (tail calibration, detector-internal.h), so heavy-tailed noise and recurring blips
+ * do not alarm while a sample as rare in time as a `threshold`-sigma Gaussian event every 5 minutes does.
+ * The verdict's sigma is k/threshold core sigmas, so z >= threshold exactly at the boundary.
+ *
+ * Robustness. After a short bootstrap (8 samples, plain averaging), a sample past the boundary teaches
  * nothing (anomalies do not drag the baseline), and accepted samples move the mean by a Huber-clipped
- * residual (at most 2 sigma per sample, scaled by its weight). A lasting change of level is re-learned in
- * bounded time: once a run of samples on one side of the baseline beyond 1 sigma has lasted 2 half-lives
+ * residual (at most 2 core sigmas per sample, scaled by its weight). A lasting change of level is re-learned
+ * in bounded time: once a run of samples on one side of the baseline beyond 1 sigma has lasted 2 half-lives
  * (1 h by default) and at least 5 samples, the baseline jumps to the run's mean. A lasting change of
  * variance is learned progressively: samples inside the band widen it step by step.
  *
- * Hot state: 64 bytes (one cache line), so 10 000 series fit in 640 KB. The half-life decay factor is cached
- * per series, so regular sampling costs no exp() per sample.
+ * State: 64 hot bytes (one cache line: everything a sample touches in the common case) plus 80 cold bytes
+ * (first sample time, tail histogram). The half-life decay factor is cached per series, so regular sampling
+ * costs no exp() per sample.
  *
  * Warm-up default: 30 samples and one half-life of data.
  */
@@ -30,20 +36,30 @@
 #define RUN_MIN_SAMPLES 5
 #define RELEARN_HALFLIVES 2.0
 
+enum {
+        EWMA_WARM = 1u << 0,  /* warm-up is over (then first_t is not read again) */
+        EWMA_QUIET_SHIFT = 8, /* bits 8..15: samples left in the tail's quiet period (TAIL_QUIET) */
+};
+
 typedef struct EwmaState {
+        /* Hot: every sample reads and writes only this cache line. */
         double last_t; /* NAN before the first sample */
-        double first_t;
         double mean;
         double cache_dt, cache_decay; /* the last (dt, decay factor) pair */
-        float scale;                  /* weighted mean absolute deviation of accepted residuals */
-        float weight;                 /* decayed sum of the weights behind mean */
-        uint32_t n;                   /* samples used (saturates) */
-        int32_t run;    /* consecutive samples beyond 1 sigma on one side: +k above, -k below */
+        float scale;    /* core scale: weighted mean absolute deviation of accepted residuals */
+        float weight;   /* decayed sum of the weights behind mean */
+        float k;        /* alarm boundary in core sigmas (tail calibration) */
+        uint32_t n;     /* samples used (saturates) */
+        int32_t run;    /* consecutive samples beyond 1 core sigma on one side: +k above, -k below */
         float run_time; /* seconds the run has lasted */
         float run_sum;  /* sum of its residuals */
+        uint32_t flags;
+        /* Cold: read during warm-up, on tail exceedances (|z| >= 2) and at recalibrations. */
+        double first_t;
+        TailCal tail;
 } EwmaState;
 
-_Static_assert(sizeof(EwmaState) == 64, "ewma hot state must be one cache line");
+_Static_assert(offsetof(EwmaState, first_t) == 64, "ewma hot state must be one cache line");
 
 static int ewma_prepare(DetectorParams *p) {
         p->derived.state_size = sizeof(EwmaState);
@@ -57,6 +73,13 @@ static void ewma_init(const DetectorParams *p, void *state) {
         EwmaState *s = state;
         s->last_t = NAN;
         s->cache_dt = NAN;
+        s->first_t = NAN;
+        tail_init(&s->tail);
+}
+
+/* Recalibrate the boundary often while the series is young, then every 256 samples. */
+static inline bool recal_due(uint32_t n) {
+        return (n & 255) == 0 || (n < 256 && n >= 16 && (n & (n - 1)) == 0);
 }
 
 int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSample *sample, Verdict *v) {
@@ -73,6 +96,7 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
                 s->weight = 1;
                 s->first_t = s->last_t = t;
                 s->n = 1;
+                s->k = tail_recalibrate(&s->tail, t, p->threshold, 1);
                 verdict_skipped(v);
                 verdict_warming(v);
                 return DETECTOR_OK;
@@ -84,16 +108,29 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
 
         double dt = t - s->last_t;
         double d = decay_cached(dt, p->derived.decay_rate, &s->cache_dt, &s->cache_decay);
-        double sigma = sigma_floor(s->scale * MAD_TO_SIGMA, s->mean);
-        double r = x - s->mean, z = r / sigma;
+        double core = sigma_floor(s->scale * MAD_TO_SIGMA, s->mean);
+        double sigma = core * s->k / p->threshold;
+        double r = x - s->mean, z = r / sigma, zc = r / core, azc = fabs(zc);
+        bool past = azc >= s->k;
 
         v->expected = s->mean;
         v->lower = s->mean - p->threshold * sigma;
         v->upper = s->mean + p->threshold * sigma;
         v->warming_up = false;
         v->anomalous = verdict_from_z(p, z, v);
-        if (!detector_is_warm(p, s->n, t - s->first_t))
-                verdict_warming(v);
+        if (_unlikely_(!(s->flags & EWMA_WARM))) {
+                if (detector_is_warm(p, s->n, t - s->first_t))
+                        s->flags |= EWMA_WARM;
+                else
+                        verdict_warming(v);
+        }
+
+        /* The tail histogram, except near samples past the boundary. */
+        uint32_t quiet = (s->flags >> EWMA_QUIET_SHIFT) & 0xff;
+        if (_unlikely_(azc >= 2) && quiet == 0)
+                tail_count(&s->tail, azc);
+        quiet = past ? TAIL_QUIET : quiet > 0 ? quiet - 1 : 0;
+        s->flags = (s->flags & EWMA_WARM) | quiet << EWMA_QUIET_SHIFT;
 
         /* Learn. */
         double w = s->weight * d + 1, a = 1 / w;
@@ -102,15 +139,15 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
                 s->mean += a * r;
                 s->scale += (float) (a * (ar - s->scale));
                 s->weight = (float) w;
-        } else if (fabs(z) < p->threshold) {
-                s->mean += a * clamp_abs(r, HUBER_C * sigma);
+        } else if (!past) {
+                s->mean += a * clamp_abs(r, HUBER_C * core);
                 s->scale += (float) (a * (ar - s->scale));
                 s->weight = (float) w;
         } else
                 s->weight = (float) (s->weight * d);
 
         /* Runs on one side: a lasting level change is re-learned after RELEARN_HALFLIVES half-lives. */
-        int side = z > RUN_SIGMA ? 1 : z < -RUN_SIGMA ? -1 : 0;
+        int side = zc > RUN_SIGMA ? 1 : zc < -RUN_SIGMA ? -1 : 0;
         if (side == 0)
                 s->run = 0;
         else if ((s->run > 0 && side > 0) || (s->run < 0 && side < 0)) {
@@ -132,17 +169,20 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
         s->last_t = t;
         if (s->n < UINT32_MAX)
                 s->n++;
+        if (_unlikely_(recal_due(s->n)))
+                s->k = tail_recalibrate(&s->tail, t, p->threshold, s->n);
         return DETECTOR_OK;
 }
 
 static size_t ewma_describe(const DetectorParams *p, FieldDesc out[static FIELDS_MAX]) {
         const FieldDesc f[] = {
-                FIELD(EwmaState, last_t, FIELD_F64),      FIELD(EwmaState, first_t, FIELD_F64),
-                FIELD(EwmaState, mean, FIELD_F64),        FIELD(EwmaState, cache_dt, FIELD_F64),
-                FIELD(EwmaState, cache_decay, FIELD_F64), FIELD(EwmaState, scale, FIELD_F32),
-                FIELD(EwmaState, weight, FIELD_F32),      FIELD(EwmaState, n, FIELD_U32),
-                FIELD(EwmaState, run, FIELD_I32),         FIELD(EwmaState, run_time, FIELD_F32),
-                FIELD(EwmaState, run_sum, FIELD_F32),
+                FIELD(EwmaState, last_t, FIELD_F64),   FIELD(EwmaState, mean, FIELD_F64),
+                FIELD(EwmaState, cache_dt, FIELD_F64), FIELD(EwmaState, cache_decay, FIELD_F64),
+                FIELD(EwmaState, scale, FIELD_F32),    FIELD(EwmaState, weight, FIELD_F32),
+                FIELD(EwmaState, k, FIELD_F32),        FIELD(EwmaState, n, FIELD_U32),
+                FIELD(EwmaState, run, FIELD_I32),      FIELD(EwmaState, run_time, FIELD_F32),
+                FIELD(EwmaState, run_sum, FIELD_F32),  FIELD(EwmaState, flags, FIELD_U32),
+                FIELD(EwmaState, first_t, FIELD_F64),  TAIL_FIELDS(EwmaState, tail),
         };
         memcpy(out, f, sizeof(f));
         return ELEMENTSOF(f);
@@ -154,9 +194,10 @@ static int ewma_check(const DetectorParams *p, const void *state) {
                 return 0;
         if (!isfinite(s->last_t) || !isfinite(s->first_t) || s->first_t > s->last_t || !isfinite(s->mean) ||
             !(s->scale >= 0) || !isfinite(s->scale) || !(s->weight >= 0) || !isfinite(s->weight) ||
-            !(s->run_time >= 0) || !isfinite(s->run_sum) || s->run == INT32_MIN)
+            !(s->run_time >= 0) || !isfinite(s->run_sum) || s->run == INT32_MIN || !(s->k > 0) ||
+            !isfinite(s->k) || (s->flags & ~(EWMA_WARM | 0xffu << EWMA_QUIET_SHIFT)))
                 return -EBADMSG;
-        return 0;
+        return tail_check(&s->tail);
 }
 
 const DetectorKind detector_ewma = {

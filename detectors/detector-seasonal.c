@@ -67,13 +67,19 @@ enum { M_FLAT, M_DAILY, M_WEEKLY, N_MODELS };
 #define REFIT_WEEKLY_SECONDS (24 * 3600.0)
 
 #define HALFLIFE_LEVEL_FLAT 3600.0
-#define HALFLIFE_LEVEL_SEASONAL (2 * 3600.0)
+#define HALFLIFE_LEVEL_SEASONAL (1800.0)
 #define HALFLIFE_REF (12 * 3600.0)
 #define HALFLIFE_SCALE (6 * 3600.0)
 #define HALFLIFE_ERR (2 * DAY)
 #define PROFILE_HALFLIFE_CYCLES 4.0
 #define BIN_PRIOR_WEIGHT 2.0 /* how many samples the harmonic fit is worth in a bin */
 #define BIN_MATURE_WEIGHT 3.0
+#define BIN_SCALE_PRIOR 16.0 /* how many samples the global scale is worth in a bin's scale */
+#define REL_SCALE_MAX 8.0
+#define SPREAD_FLOOR 0.02
+#define CHART_ALPHA 0.15 /* about 6 samples of memory */
+#define CHART_CLIP 4.0   /* a single sample moves a chart by at most this many core sigmas */
+#define MOMENT_ALPHA (1.0 / 2048)
 
 #define HARMONICS_DAILY 8
 #define HARMONICS_WEEKLY 7
@@ -86,6 +92,7 @@ static const double model_penalty[N_MODELS] = { 0, 0.05, 0.10 };
 enum {
         FLAG_DAILY_FIT = 1u << 0,
         FLAG_WEEKLY_FIT = 1u << 1,
+        FLAG_QUIET_SHIFT = 8, /* bits 8..15: samples left in the tail's quiet period (TAIL_QUIET) */
 };
 
 /* Indices of the per-sample exponential decays, all for the same dt: computed once per new dt. */
@@ -94,6 +101,14 @@ enum { DK_FLAT, DK_SEAS, DK_REF, DK_SCALE, DK_ERR, N_DECAYS };
 static const double decay_halflife[N_DECAYS] = {
         HALFLIFE_LEVEL_FLAT, HALFLIFE_LEVEL_SEASONAL, HALFLIFE_REF, HALFLIFE_SCALE, HALFLIFE_ERR,
 };
+
+typedef struct Chart {
+        float m;        /* the exponentially weighted statistic */
+        float k;        /* boundary, in the statistic's null standard deviations */
+        uint32_t quiet; /* tail quiet period left */
+        uint32_t reserved;
+        TailCal tail;
+} Chart;
 
 typedef struct SeasonalState {
         double last_t;
@@ -112,12 +127,22 @@ typedef struct SeasonalState {
         float err[N_MODELS]; /* out-of-sample mean absolute error (clipped) per candidate */
         float err_w[N_MODELS];
         float ref_w;
+        float spread_level,
+                spread; /* slow mean of x and mean absolute deviation from it: the floor of sigma */
         float run_time, run_sum;
         int32_t run;
         uint32_t n;
         uint32_t active;
         uint32_t flags;
-        /* then: float d_raw[bins_d], d_w[bins_d], d_harm[bins_d], w_raw[bins_w], w_w[bins_w], w_harm[bins_w] */
+        float k; /* alarm boundary in core sigmas (tail calibration) */
+        TailCal tail;
+        /* Short-memory control charts on the active candidate's clipped z: the shift chart averages z
+         * (a level shift too small for any one sample), the variance chart averages |z| - its long-run
+         * mean (a burst of noise). Each has its own calibrated boundary. */
+        float abs_mean, sq_mean; /* long-run E|zc| and E zc^2 (clipped) */
+        Chart shift, var;
+        /* then: float d_raw[bins_d], d_w[bins_d], d_harm[bins_d], d_scale[bins_d],
+         *       w_raw[bins_w], w_w[bins_w], w_harm[bins_w] */
 } SeasonalState;
 
 static inline float *arr_d(const DetectorParams *p, SeasonalState *s, unsigned which) {
@@ -125,7 +150,7 @@ static inline float *arr_d(const DetectorParams *p, SeasonalState *s, unsigned w
 }
 
 static inline float *arr_w(const DetectorParams *p, SeasonalState *s, unsigned which) {
-        return (float *) (s + 1) + 3 * (size_t) p->derived.bins_d + (size_t) which * p->derived.bins_w;
+        return (float *) (s + 1) + 4 * (size_t) p->derived.bins_d + (size_t) which * p->derived.bins_w;
 }
 
 static int seasonal_prepare(DetectorParams *p) {
@@ -156,10 +181,15 @@ static int seasonal_prepare(DetectorParams *p) {
         }
         p->derived.seasonal_layout = layout;
         p->derived.state_size = sizeof(SeasonalState) +
-                3 * sizeof(float) * (p->derived.bins_d + p->derived.bins_w);
+                sizeof(float) * (4 * p->derived.bins_d + 3 * p->derived.bins_w);
         p->derived.warmup_samples = 24;
         p->derived.warmup_seconds = 2 * 3600;
         return 0;
+}
+
+static void chart_init(Chart *c) {
+        memset(c, 0, sizeof(*c));
+        tail_init(&c->tail);
 }
 
 static void seasonal_init(const DetectorParams *p, void *state) {
@@ -168,6 +198,14 @@ static void seasonal_init(const DetectorParams *p, void *state) {
         s->cache_dt = NAN;
         for (size_t m = 0; m < N_MODELS; m++)
                 s->err_since[m] = NAN;
+        tail_init(&s->tail);
+        chart_init(&s->shift);
+        chart_init(&s->var);
+        s->abs_mean = (float) (1 / MAD_TO_SIGMA);
+        s->sq_mean = 1;
+        float *rel = arr_d(p, s, 3);
+        for (uint32_t b = 0; b < p->derived.bins_d; b++)
+                rel[b] = 1;
 }
 
 /* floor() without a libm call (the baseline x86-64 has no rounding instruction); |v| < 2^62. */
@@ -401,7 +439,7 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
                 bool eligible[N_MODELS] = {
                         true,
                         d_ok && t - s->err_since[M_DAILY] >= DAY,
-                        w_ok && t - s->err_since[M_WEEKLY] >= WEEK,
+                        w_ok && t - s->err_since[M_WEEKLY] >= 2 * DAY,
                 };
                 if (!eligible[s->active])
                         s->active = M_FLAT;
@@ -421,21 +459,38 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
 
 /* ---- per sample ---- */
 
+static inline bool chart_watched(double z, DetectorDirection d) {
+        return d == DETECTOR_DIRECTION_BOTH || (d == DETECTOR_DIRECTION_UP ? z > 0 : z < 0);
+}
+
+static inline bool chart_past(const Chart *c, double z, DetectorDirection d) {
+        return chart_watched(z, d) && fabs(z) >= c->k;
+}
+
+static inline void chart_count(Chart *c, double az, bool past) {
+        if (az >= 2 && c->quiet == 0)
+                tail_count(&c->tail, az);
+        c->quiet = past ? TAIL_QUIET : c->quiet > 0 ? c->quiet - 1 : 0;
+}
+
+/* Learn candidate m's level and global core scale from its residual r, unless r is past its boundary
+ * (k core sigmas). */
 static inline void learn_level(
         SeasonalState *s,
         unsigned m,
         double r,
-        double sigma,
+        double core,
         double d_level,
         double d_scale,
         bool robust,
-        double threshold) {
+        bool freeze,
+        double k) {
         double wl = s->level_w[m] * d_level + 1, ws = s->scale_w[m] * d_scale + 1;
         if (!robust) {
                 s->level[m] += r / wl;
                 s->scale[m] += (float) ((fabs(r) - s->scale[m]) / ws);
-        } else if (fabs(r) < threshold * sigma) {
-                s->level[m] += clamp_abs(r, HUBER_C * sigma) / wl;
+        } else if (!freeze && fabs(r) < k * core) {
+                s->level[m] += clamp_abs(r, HUBER_C * core) / wl;
                 s->scale[m] += (float) ((fabs(r) - s->scale[m]) / ws);
         } else {
                 s->level_w[m] = (float) (s->level_w[m] * d_level);
@@ -492,9 +547,13 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 }
                 s->ref = x;
                 s->ref_w = 1;
+                s->spread_level = (float) x;
                 s->first_t = s->last_t = s->last_refit_d = s->last_refit_w = t;
                 s->next_refit = t + REFIT_SECONDS;
                 s->n = 1;
+                s->k = tail_recalibrate(&s->tail, t, p->threshold, 1);
+                s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, 1);
+                s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, 1);
                 verdict_skipped(v);
                 verdict_warming(v);
                 return DETECTOR_OK;
@@ -513,22 +572,69 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->level[M_DAILY] + dval,
                 s->level[M_WEEKLY] + dpart + wval,
         };
-        double sigma[N_MODELS];
+        /* Core sigmas never go below SPREAD_FLOOR of the series' overall spread: a noise-free series must
+         * not make rounding-size deviations infinitely surprising (nor stop learning for fear of them). */
+        double floor_spread = SPREAD_FLOOR * s->spread;
+        double core[N_MODELS];
         for (unsigned m = 0; m < N_MODELS; m++)
-                sigma[m] = sigma_floor(s->scale[m] * MAD_TO_SIGMA, pred[m]);
+                core[m] = sigma_floor(MAX(s->scale[m] * MAD_TO_SIGMA, floor_spread), pred[m]);
 
+        /* The active candidate's core sigma at this phase: with a daily profile, scaled by the phase's
+         * relative noise level (noise often follows load), shrunk towards 1 while the bin has little data. */
         unsigned a = s->active;
-        double r = x - pred[a], z = r / sigma[a];
+        uint32_t bd = (layout & LAYOUT_DAILY) ? bin_of(ud, p->derived.bins_d) : 0;
+        double core_a = core[a];
+        if (a != M_FLAT && (layout & LAYOUT_DAILY)) {
+                double wb = arr_d(p, s, 1)[bd], rb = arr_d(p, s, 3)[bd];
+                core_a = sigma_floor(
+                        MAX(core[a] * (wb * rb + BIN_SCALE_PRIOR) / (wb + BIN_SCALE_PRIOR), floor_spread),
+                        pred[a]);
+        }
+        double sigma = core_a * s->k / p->threshold;
+        double r = x - pred[a], z = r / sigma, zc = r / core_a, azc = fabs(zc);
+        bool past = azc >= s->k;
+        bool robust = s->n >= BOOT_SAMPLES;
+
+        /* The charts. */
+        double zcc = clamp_abs(zc, CHART_CLIP);
+        double sm = sqrt(MAX(s->sq_mean, 0.05) * CHART_ALPHA / (2 - CHART_ALPHA));
+        double sv = sqrt(MAX(s->sq_mean - s->abs_mean * s->abs_mean, 0.05) * CHART_ALPHA / (2 - CHART_ALPHA));
+        s->shift.m = (float) (s->shift.m + (zcc - s->shift.m) * CHART_ALPHA);
+        s->var.m = (float) (s->var.m + (fabs(zcc) - s->abs_mean - s->var.m) * CHART_ALPHA);
+        double zm = s->shift.m / sm, zv = s->var.m / sv;
+        bool shift_past = robust && chart_past(&s->shift, zm, p->direction);
+
+        /* The verdict: the most surprising of the sample and the charts, each scaled so that its boundary
+         * is at |z| = threshold. The band is the sample's. */
+        double zs = z;
+        double zshift = zm * p->threshold / s->shift.k, zvar = MAX(zv, 0.0) * p->threshold / s->var.k;
+        if (fabs(zshift) > fabs(zs) && chart_watched(zshift, p->direction))
+                zs = zshift;
+        if (p->direction == DETECTOR_DIRECTION_BOTH && zvar > fabs(zs))
+                zs = zvar;
         v->expected = pred[a];
-        v->lower = pred[a] - p->threshold * sigma[a];
-        v->upper = pred[a] + p->threshold * sigma[a];
+        v->lower = pred[a] - p->threshold * sigma;
+        v->upper = pred[a] + p->threshold * sigma;
         v->warming_up = false;
-        v->anomalous = verdict_from_z(p, z, v);
+        v->anomalous = verdict_from_z(p, zs, v);
         if (!detector_is_warm(p, s->n, t - s->first_t))
                 verdict_warming(v);
 
-        bool robust = s->n >= BOOT_SAMPLES;
-        bool outlier = robust && fabs(z) >= p->threshold;
+        /* Tail histograms of the sample and of the charts. */
+        uint32_t quiet = (s->flags >> FLAG_QUIET_SHIFT) & 0xff;
+        if (azc >= 2 && quiet == 0)
+                tail_count(&s->tail, azc);
+        quiet = past ? TAIL_QUIET : quiet > 0 ? quiet - 1 : 0;
+        s->flags = (s->flags & (FLAG_DAILY_FIT | FLAG_WEEKLY_FIT)) | quiet << FLAG_QUIET_SHIFT;
+        chart_count(&s->shift, fabs(zm), fabs(zm) >= s->shift.k);
+        chart_count(&s->var, MAX(zv, 0.0), zv >= s->var.k);
+        if (!past) {
+                s->abs_mean = (float) (s->abs_mean + (fabs(zcc) - s->abs_mean) * MOMENT_ALPHA);
+                s->sq_mean = (float) (s->sq_mean + (zcc * zcc - s->sq_mean) * MOMENT_ALPHA);
+        }
+        /* A shift the chart sees does not teach the levels and profiles (the run rule re-learns it if it
+         * lasts). */
+        bool outlier = robust && (past || shift_past);
 
         /* Out-of-sample errors of the candidates that have a profile to offer. */
         bool has[N_MODELS] = {
@@ -539,46 +645,65 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         for (unsigned m = 0; m < N_MODELS; m++) {
                 if (!has[m])
                         continue;
-                double e = MIN(fabs(x - pred[m]), 4 * sigma[m]);
+                double e = MIN(fabs(x - pred[m]), 4 * core[m]);
                 double we = s->err_w[m] * dk[DK_ERR] + 1;
                 s->err[m] += (float) ((e - s->err[m]) / we);
                 s->err_w[m] = (float) we;
         }
 
         /* Levels and scales of every candidate, each judged by its own band. */
+        double k = s->k;
         learn_level(
-                s, M_FLAT, x - pred[M_FLAT], sigma[M_FLAT], dk[DK_FLAT], dk[DK_SCALE], robust, p->threshold);
+                s, M_FLAT, x - pred[M_FLAT], core[M_FLAT], dk[DK_FLAT], dk[DK_SCALE], robust, shift_past, k);
         if (layout & LAYOUT_DAILY)
                 learn_level(
-                        s, M_DAILY, x - pred[M_DAILY], sigma[M_DAILY], dk[DK_SEAS], dk[DK_SCALE], robust, p->threshold);
+                        s,
+                        M_DAILY,
+                        x - pred[M_DAILY],
+                        core[M_DAILY],
+                        dk[DK_SEAS],
+                        dk[DK_SCALE],
+                        robust,
+                        shift_past,
+                        k);
         if (layout & LAYOUT_WEEKLY)
                 learn_level(
                         s,
                         M_WEEKLY,
                         x - pred[M_WEEKLY],
-                        sigma[M_WEEKLY],
+                        core[M_WEEKLY],
                         dk[DK_SEAS],
                         dk[DK_SCALE],
                         robust,
-                        p->threshold);
+                        shift_past,
+                        k);
 
-        /* The reference level and the profiles (not from samples the active candidate calls anomalous). */
-        double sig_shape = sigma[(layout & LAYOUT_DAILY) ? M_DAILY : M_WEEKLY];
+        /* The reference level, the profiles and the per-phase scale (not from samples past the boundary). */
+        double core_shape = core[(layout & LAYOUT_DAILY) ? M_DAILY : M_WEEKLY];
         if (!outlier) {
                 double deseason = x - dpart - wval;
                 double wr = s->ref_w * dk[DK_REF] + 1;
-                s->ref += (robust ? clamp_abs(deseason - s->ref, HUBER_C * sigma[a]) : deseason - s->ref) / wr;
+                s->ref += (robust ? clamp_abs(deseason - s->ref, HUBER_C * core_a) : deseason - s->ref) / wr;
                 s->ref_w = (float) wr;
         }
+        /* The phase's relative noise: |daily residual| / daily core sigma, capped, from samples that are not
+         * anomalous. */
+        if ((layout & LAYOUT_DAILY) && !outlier) {
+                float *rel = arr_d(p, s, 3);
+                double wb = arr_d(p, s, 1)[bd] + 1;
+                double q = MIN(fabs(x - pred[M_DAILY]) / (core[M_DAILY] / MAD_TO_SIGMA), REL_SCALE_MAX);
+                rel[bd] = (float) (rel[bd] + (q - rel[bd]) / wb);
+        }
+        {
+                double ws = dk[DK_ERR];
+                s->spread_level = (float) (s->spread_level + (x - s->spread_level) * (1 - ws));
+                s->spread = (float) (s->spread + (fabs(x - s->spread_level) - s->spread) * (1 - ws));
+        }
         if (!outlier || !(s->flags & (FLAG_DAILY_FIT | FLAG_WEEKLY_FIT))) {
-                double clip = robust ? HUBER_C * MAX(sig_shape, sigma[a]) : INFINITY;
+                bool fitted = s->flags & (FLAG_DAILY_FIT | FLAG_WEEKLY_FIT);
+                double clip = robust && fitted ? HUBER_C * MAX(core_shape, core_a) : INFINITY;
                 if (layout & LAYOUT_DAILY)
-                        learn_bin(
-                                arr_d(p, s, 0),
-                                arr_d(p, s, 1),
-                                bin_of(ud, p->derived.bins_d),
-                                x - s->ref - wval,
-                                clip);
+                        learn_bin(arr_d(p, s, 0), arr_d(p, s, 1), bd, x - s->ref - wval, clip);
                 if (layout & LAYOUT_WEEKLY)
                         learn_bin(
                                 arr_w(p, s, 0),
@@ -589,7 +714,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         }
 
         /* A lasting change of level is the new normal after RELEARN_SECONDS. */
-        int side = z > RUN_SIGMA ? 1 : z < -RUN_SIGMA ? -1 : 0;
+        int side = zc > RUN_SIGMA ? 1 : zc < -RUN_SIGMA ? -1 : 0;
         if (side == 0)
                 s->run = 0;
         else if ((s->run > 0 && side > 0) || (s->run < 0 && side < 0)) {
@@ -616,8 +741,12 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         s->last_t = t;
         if (s->n < UINT32_MAX)
                 s->n++;
-        if (t >= s->next_refit)
+        if (t >= s->next_refit) {
                 refit(p, s, t);
+                s->k = tail_recalibrate(&s->tail, t, p->threshold, s->n);
+                s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, s->n);
+                s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, s->n);
+        }
         return DETECTOR_OK;
 }
 
@@ -639,24 +768,40 @@ static size_t seasonal_describe(const DetectorParams *p, FieldDesc out[static FI
                 { "err", FIELD_F32, offsetof(SeasonalState, err), N_MODELS },
                 { "err_w", FIELD_F32, offsetof(SeasonalState, err_w), N_MODELS },
                 FIELD(SeasonalState, ref_w, FIELD_F32),
+                FIELD(SeasonalState, spread_level, FIELD_F32),
+                FIELD(SeasonalState, spread, FIELD_F32),
                 FIELD(SeasonalState, run_time, FIELD_F32),
                 FIELD(SeasonalState, run_sum, FIELD_F32),
                 FIELD(SeasonalState, run, FIELD_I32),
                 FIELD(SeasonalState, n, FIELD_U32),
                 FIELD(SeasonalState, active, FIELD_U32),
                 FIELD(SeasonalState, flags, FIELD_U32),
+                FIELD(SeasonalState, k, FIELD_F32),
+                TAIL_FIELDS(SeasonalState, tail),
+                FIELD(SeasonalState, abs_mean, FIELD_F32),
+                FIELD(SeasonalState, sq_mean, FIELD_F32),
+                FIELD(SeasonalState, shift.m, FIELD_F32),
+                FIELD(SeasonalState, shift.k, FIELD_F32),
+                FIELD(SeasonalState, shift.quiet, FIELD_U32),
+                TAIL_FIELDS(SeasonalState, shift.tail),
+                FIELD(SeasonalState, var.m, FIELD_F32),
+                FIELD(SeasonalState, var.k, FIELD_F32),
+                FIELD(SeasonalState, var.quiet, FIELD_U32),
+                TAIL_FIELDS(SeasonalState, var.tail),
         };
         size_t n = ELEMENTSOF(f), bd = p->derived.bins_d, bw = p->derived.bins_w;
         memcpy(out, f, sizeof(f));
-        static const char *const names_d[3] = { "daily_raw", "daily_weight", "daily_harmonic" };
+        static const char *const names_d[4] = {
+                "daily_raw", "daily_weight", "daily_harmonic", "daily_rel_scale"
+        };
         static const char *const names_w[3] = { "weekly_raw", "weekly_weight", "weekly_harmonic" };
-        for (size_t i = 0; i < 3 && bd > 0; i++)
+        for (size_t i = 0; i < 4 && bd > 0; i++)
                 out[n++] = (FieldDesc){
                         names_d[i], FIELD_F32, sizeof(SeasonalState) + i * bd * sizeof(float), bd
                 };
         for (size_t i = 0; i < 3 && bw > 0; i++)
                 out[n++] = (FieldDesc){
-                        names_w[i], FIELD_F32, sizeof(SeasonalState) + (3 * bd + i * bw) * sizeof(float), bw
+                        names_w[i], FIELD_F32, sizeof(SeasonalState) + (4 * bd + i * bw) * sizeof(float), bw
                 };
         return n;
 }
@@ -666,7 +811,12 @@ static int seasonal_check(const DetectorParams *p, const void *state) {
         if (s->n == 0)
                 return 0;
         if (!isfinite(s->last_t) || !isfinite(s->first_t) || s->first_t > s->last_t || !isfinite(s->ref) ||
-            !isfinite(s->next_refit) || s->active >= N_MODELS || (s->flags & ~3u) || !(s->run_time >= 0))
+            !isfinite(s->next_refit) || s->active >= N_MODELS ||
+            (s->flags & ~(3u | 0xffu << FLAG_QUIET_SHIFT)) || !(s->run_time >= 0) || !(s->k > 0) ||
+            !isfinite(s->k) || tail_check(&s->tail) < 0 || !(s->shift.k > 0) || !isfinite(s->shift.k) ||
+            !isfinite(s->shift.m) || tail_check(&s->shift.tail) < 0 || !(s->var.k > 0) ||
+            !isfinite(s->var.k) || !isfinite(s->var.m) || tail_check(&s->var.tail) < 0 || !(s->abs_mean >= 0) ||
+            !(s->sq_mean >= 0) || s->shift.quiet > TAIL_QUIET || s->var.quiet > TAIL_QUIET)
                 return -EBADMSG;
         for (unsigned m = 0; m < N_MODELS; m++)
                 if (!isfinite(s->level[m]) || !(s->scale[m] >= 0) || !isfinite(s->scale[m]) ||
@@ -674,7 +824,7 @@ static int seasonal_check(const DetectorParams *p, const void *state) {
                     !isfinite(s->err[m]))
                         return -EBADMSG;
         const float *bins = (const float *) (s + 1);
-        size_t nb = 3 * ((size_t) p->derived.bins_d + p->derived.bins_w);
+        size_t nb = 4 * (size_t) p->derived.bins_d + 3 * (size_t) p->derived.bins_w;
         for (size_t i = 0; i < nb; i++)
                 if (!isfinite(bins[i]))
                         return -EBADMSG;

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <float.h>
+#include <gsl/gsl_cdf.h>
 #include <inttypes.h>
 #include <stdlib.h>
 
@@ -281,6 +282,85 @@ double detector_tail_p(double z, double *ret_score) {
         if (ret_score)
                 *ret_score = f >= 16 ? 1 : f / 16;
         return p;
+}
+
+/* ---- tail calibration (see detector-internal.h) ---- */
+
+#define TAIL_FADE_SAMPLES 4096.0
+#define TAIL_RELIABLE 5.0
+#define TAIL_REF_INTERVAL 300.0
+#define TAIL_PRIOR_WEIGHT 64.0
+#define TAIL_MIN_SLOPE 2.0
+
+static double tail_level(int j) {
+        return 2 * pow(1.5, j);
+}
+
+/* The prior: TAIL_PRIOR_WEIGHT samples with Student-t(4) tails, in core sigmas (E|T4| = 1, so one core
+ * sigma is 1.2533 T4 units). Conservative until the series has shown its own tails; it fades as data
+ * accumulates. Two-sided t(4) tail: I_x(2, 1/2) = x^2 (2 + y) / (2 (1 + y)^2), x = 4/(4+z^2), y = sqrt(1-x). */
+static double tail_prior_survival(double k) {
+        double z = k * MAD_TO_SIGMA, x = 4 / (4 + z * z), y = sqrt(1 - x);
+        return x * x * (2 + y) / (2 * (1 + y) * (1 + y));
+}
+
+float tail_recalibrate(TailCal *c, double t, double threshold, uint32_t n_now) {
+        uint32_t since = n_now - c->n_checkpoint;
+        if (since > 0) {
+                if (!isnan(c->checkpoint_t) && t > c->checkpoint_t) {
+                        double dt = (t - c->checkpoint_t) / since;
+                        c->dt_mean = c->dt_mean > 0
+                                ? (float) (0.75 * c->dt_mean + 0.25 * MIN(dt, 4.0 * c->dt_mean))
+                                : (float) dt;
+                }
+                double fade = pow(1 - 1 / TAIL_FADE_SAMPLES, since);
+                for (int j = 0; j < TAIL_LEVELS; j++)
+                        c->counts[j] = (float) (c->counts[j] * fade);
+                c->total = (float) (c->total * fade + since);
+        }
+        c->n_checkpoint = n_now;
+        c->checkpoint_t = t;
+
+        double interval = c->dt_mean > 0 ? c->dt_mean : TAIL_REF_INTERVAL;
+        double alpha = erfc(threshold / M_SQRT2) * CLAMP(interval / TAIL_REF_INTERVAL, 1.0 / 3600, 12.0);
+        alpha = CLAMP(alpha, 1e-300, 0.5);
+        double k_min = gsl_cdf_ugaussian_Qinv(alpha / 2);
+
+        /* Survival at each level, data plus prior. */
+        double n = c->total + TAIL_PRIOR_WEIGHT, above[TAIL_LEVELS + 1], S[TAIL_LEVELS + 1];
+        above[TAIL_LEVELS] = 0;
+        for (int j = TAIL_LEVELS - 1; j >= 0; j--)
+                above[j] = above[j + 1] + c->counts[j];
+        for (int j = 0; j < TAIL_LEVELS; j++)
+                S[j] = (above[j] + TAIL_PRIOR_WEIGHT * tail_prior_survival(tail_level(j))) / n;
+        int top = 0;
+        for (int j = 0; j < TAIL_LEVELS; j++)
+                if (above[j] >= TAIL_RELIABLE)
+                        top = j;
+
+        double k;
+        if (S[top] <= alpha) {
+                /* The quantile is inside the observed range: log-log interpolation between the levels. */
+                int j = 0;
+                while (j < top && S[j] > alpha)
+                        j++;
+                if (j == 0)
+                        k = tail_level(0);
+                else {
+                        double slope = log(S[j - 1] / S[j]) / log(1.5);
+                        k = tail_level(j - 1) * pow(S[j - 1] / alpha, 1 / MAX(slope, TAIL_MIN_SLOPE));
+                }
+        } else {
+                /* Beyond the data: a local power law from the top reliable level. The slope is the steeper of
+                 * the one from the level below and the one to the next level (its count plus one half). */
+                double s_next = (top + 1 < TAIL_LEVELS ? above[top + 1] : 0) + 0.5;
+                s_next = (s_next + TAIL_PRIOR_WEIGHT * tail_prior_survival(tail_level(top + 1))) / n;
+                double slope = S[top] > s_next ? log(S[top] / s_next) / log(1.5) : 0;
+                if (top > 0 && S[top - 1] > S[top])
+                        slope = MAX(slope, log(S[top - 1] / S[top]) / log(1.5));
+                k = tail_level(top) * pow(S[top] / alpha, 1 / MAX(slope, TAIL_MIN_SLOPE));
+        }
+        return (float) MAX(k, k_min);
 }
 
 /* ---- serialization ---- */
