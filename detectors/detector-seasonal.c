@@ -92,6 +92,7 @@ static const double model_penalty[N_MODELS] = { 0, 0.05, 0.10 };
 enum {
         FLAG_DAILY_FIT = 1u << 0,
         FLAG_WEEKLY_FIT = 1u << 1,
+        FLAG_CALM = 1u << 2,  /* the previous sample was within 2 core sigmas */
         FLAG_QUIET_SHIFT = 8, /* bits 8..15: samples left in the tail's quiet period (TAIL_QUIET) */
 };
 
@@ -467,9 +468,9 @@ static inline bool chart_past(const Chart *c, double z, DetectorDirection d) {
         return chart_watched(z, d) && fabs(z) >= c->k;
 }
 
-static inline void chart_count(Chart *c, double az, bool past) {
-        if (az >= 2 && c->quiet == 0)
-                tail_count(&c->tail, az);
+static inline void chart_count(Chart *c, double az, bool past, bool warm, float weight) {
+        if (az >= 2 && c->quiet == 0 && warm)
+                tail_count_weighted(&c->tail, az, weight);
         c->quiet = past ? TAIL_QUIET : c->quiet > 0 ? c->quiet - 1 : 0;
 }
 
@@ -617,17 +618,19 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         v->upper = pred[a] + p->threshold * sigma;
         v->warming_up = false;
         v->anomalous = verdict_from_z(p, zs, v);
-        if (!detector_is_warm(p, s->n, t - s->first_t))
+        bool warm = detector_is_warm(p, s->n, t - s->first_t);
+        if (!warm)
                 verdict_warming(v);
 
         /* Tail histograms of the sample and of the charts. */
         uint32_t quiet = (s->flags >> FLAG_QUIET_SHIFT) & 0xff;
-        if (azc >= 2 && quiet == 0)
+        if (azc >= 2 && warm && tail_counts_now(past, s->flags & FLAG_CALM, quiet))
                 tail_count(&s->tail, azc);
         quiet = past ? TAIL_QUIET : quiet > 0 ? quiet - 1 : 0;
-        s->flags = (s->flags & (FLAG_DAILY_FIT | FLAG_WEEKLY_FIT)) | quiet << FLAG_QUIET_SHIFT;
-        chart_count(&s->shift, fabs(zm), fabs(zm) >= s->shift.k);
-        chart_count(&s->var, MAX(zv, 0.0), zv >= s->var.k);
+        s->flags = (s->flags & (FLAG_DAILY_FIT | FLAG_WEEKLY_FIT)) | (azc < 2 ? FLAG_CALM : 0) |
+                quiet << FLAG_QUIET_SHIFT;
+        chart_count(&s->shift, fabs(zm), fabs(zm) >= s->shift.k, warm, 1);
+        chart_count(&s->var, MAX(zv, 0.0), zv >= s->var.k, warm, 2); /* one-sided */
         if (!past) {
                 s->abs_mean = (float) (s->abs_mean + (fabs(zcc) - s->abs_mean) * MOMENT_ALPHA);
                 s->sq_mean = (float) (s->sq_mean + (zcc * zcc - s->sq_mean) * MOMENT_ALPHA);
@@ -686,12 +689,13 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->ref += (robust ? clamp_abs(deseason - s->ref, HUBER_C * core_a) : deseason - s->ref) / wr;
                 s->ref_w = (float) wr;
         }
-        /* The phase's relative noise: |daily residual| / daily core sigma, capped, from samples that are not
-         * anomalous. */
+        /* The phase's relative noise: |residual| / global core sigma of the seasonal candidate in use (the
+         * daily one while the flat one answers), capped, from samples that are not anomalous. */
         if ((layout & LAYOUT_DAILY) && !outlier) {
                 float *rel = arr_d(p, s, 3);
                 double wb = arr_d(p, s, 1)[bd] + 1;
-                double q = MIN(fabs(x - pred[M_DAILY]) / (core[M_DAILY] / MAD_TO_SIGMA), REL_SCALE_MAX);
+                unsigned m = a == M_FLAT ? M_DAILY : a;
+                double q = MIN(fabs(x - pred[m]) / (core[m] / MAD_TO_SIGMA), REL_SCALE_MAX);
                 rel[bd] = (float) (rel[bd] + (q - rel[bd]) / wb);
         }
         {
@@ -743,9 +747,11 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->n++;
         if (t >= s->next_refit) {
                 refit(p, s, t);
-                s->k = tail_recalibrate(&s->tail, t, p->threshold, s->n);
-                s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, s->n);
-                s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, s->n);
+                if (tail_due(&s->tail, t, s->n)) {
+                        s->k = tail_recalibrate(&s->tail, t, p->threshold, s->n);
+                        s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, s->n);
+                        s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, s->n);
+                }
         }
         return DETECTOR_OK;
 }
@@ -812,7 +818,7 @@ static int seasonal_check(const DetectorParams *p, const void *state) {
                 return 0;
         if (!isfinite(s->last_t) || !isfinite(s->first_t) || s->first_t > s->last_t || !isfinite(s->ref) ||
             !isfinite(s->next_refit) || s->active >= N_MODELS ||
-            (s->flags & ~(3u | 0xffu << FLAG_QUIET_SHIFT)) || !(s->run_time >= 0) || !(s->k > 0) ||
+            (s->flags & ~(7u | 0xffu << FLAG_QUIET_SHIFT)) || !(s->run_time >= 0) || !(s->k > 0) ||
             !isfinite(s->k) || tail_check(&s->tail) < 0 || !(s->shift.k > 0) || !isfinite(s->shift.k) ||
             !isfinite(s->shift.m) || tail_check(&s->shift.tail) < 0 || !(s->var.k > 0) ||
             !isfinite(s->var.k) || !isfinite(s->var.m) || tail_check(&s->var.tail) < 0 || !(s->abs_mean >= 0) ||

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <float.h>
 #include <gsl/gsl_cdf.h>
+#include <gsl/gsl_sf_gamma.h>
 #include <inttypes.h>
 #include <stdlib.h>
 
@@ -46,7 +47,7 @@ void detector_params_init(DetectorParams *p, DetectorType type) {
                 .type = type,
                 .threshold = 4,
                 .direction = DETECTOR_DIRECTION_BOTH,
-                .halflife_seconds = type == DETECTOR_TYPE_CUSUM ? 7200 : 1800,
+                .halflife_seconds = type == DETECTOR_TYPE_CUSUM ? 6 * 3600 : 1800,
                 .drift = 0.5,
                 .objective = 0.999,
                 .horizon_seconds = 86400,
@@ -287,21 +288,106 @@ double detector_tail_p(double z, double *ret_score) {
 /* ---- tail calibration (see detector-internal.h) ---- */
 
 #define TAIL_FADE_SAMPLES 4096.0
-#define TAIL_RELIABLE 5.0
+#define TAIL_RELIABLE 20.0
 #define TAIL_REF_INTERVAL 300.0
-#define TAIL_PRIOR_WEIGHT 64.0
+#define TAIL_PRIOR_WEIGHT 32.0
 #define TAIL_MIN_SLOPE 2.0
+#define TAIL_SEEN 3.0 /* exceedances of a level that prove it is inside the normal range */
+#define TAIL_NU_MIN 1.2
+#define TAIL_NU_MAX 400.0
 
 static double tail_level(int j) {
         return 2 * pow(1.5, j);
 }
 
-/* The prior: TAIL_PRIOR_WEIGHT samples with Student-t(4) tails, in core sigmas (E|T4| = 1, so one core
- * sigma is 1.2533 T4 units). Conservative until the series has shown its own tails; it fades as data
- * accumulates. Two-sided t(4) tail: I_x(2, 1/2) = x^2 (2 + y) / (2 (1 + y)^2), x = 4/(4+z^2), y = sqrt(1-x). */
+/* E|T| of Student's t with nu > 1 degrees of freedom. */
+static double t_abs_mean(double nu) {
+        return 2 * sqrt(nu) * exp(gsl_sf_lngamma((nu + 1) / 2) - gsl_sf_lngamma(nu / 2)) /
+                (sqrt(M_PI) * (nu - 1));
+}
+
+/* Survival beyond k core sigmas of a t(nu) whose core sigma (sqrt(pi/2) E|T|, as the detectors estimate it)
+ * is one: P(|T| > k sqrt(pi/2) E|T|). */
+static double t_survival(double k, double nu) {
+        return 2 * gsl_cdf_tdist_Q(k * MAD_TO_SIGMA * t_abs_mean(nu), nu);
+}
+
+/* The k (core sigmas) with t_survival(k, nu) = alpha, by bisection in t units (no GSL error paths). */
+static double t_quantile(double alpha, double nu) {
+        double scale = MAD_TO_SIGMA * t_abs_mean(nu), lo = 1e-3, hi = 1e9;
+        for (int i = 0; i < 64 && hi / lo > 1 + 1e-7; i++) {
+                double mid = sqrt(lo * hi);
+                if (2 * gsl_cdf_tdist_Q(mid, nu) > alpha)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        return hi / scale;
+}
+
+/* The prior: TAIL_PRIOR_WEIGHT samples with Student-t(4) tails: conservative until the series has shown
+ * its own tails; it fades as data accumulates. */
 static double tail_prior_survival(double k) {
-        double z = k * MAD_TO_SIGMA, x = 4 / (4 + z * z), y = sqrt(1 - x);
-        return x * x * (2 + y) / (2 * (1 + y) * (1 + y));
+        return t_survival(k, 4);
+}
+
+/* Log-likelihood of the histogram (data and prior, below level 2 included) under t(nu). prior[j] is the
+ * prior's survival at level j (prior[TAIL_LEVELS] = 0). */
+static double tail_loglik(const TailCal *c, const double *above, const double *prior, double n, double nu) {
+        double scale = MAD_TO_SIGMA * t_abs_mean(nu), ll = 0, prev = 1, prev_prior = 1;
+        for (int j = 0; j <= TAIL_LEVELS; j++) {
+                double sj = j < TAIL_LEVELS ? 2 * gsl_cdf_tdist_Q(tail_level(j) * scale, nu) : 0;
+                /* bin j-1 is [level j-1, level j); "bin -1" is below level 0 */
+                double count = (j == 0 ? n - TAIL_PRIOR_WEIGHT - above[0] : c->counts[j - 1]) +
+                        TAIL_PRIOR_WEIGHT * (prev_prior - prior[j]);
+                if (count > 0)
+                        ll += count * log(MAX(prev - sj, 1e-300));
+                prev = sj;
+                prev_prior = prior[j];
+        }
+        return ll;
+}
+
+/* The degrees of freedom that best explain the histogram: a grid over log nu, refined by golden section
+ * between the neighbours of the best grid point. TAIL_NU_MIN means "heavier than that"; TAIL_NU_MAX is as
+ * light as a Gaussian. */
+static double tail_fit_nu(const TailCal *c, const double *above, double n) {
+        double prior[TAIL_LEVELS + 1];
+        for (int j = 0; j < TAIL_LEVELS; j++)
+                prior[j] = tail_prior_survival(tail_level(j));
+        prior[TAIL_LEVELS] = 0;
+        static const double grid[] = { TAIL_NU_MIN, 2, 3, 4, 6, 9, 14, 22, 40, 80, TAIL_NU_MAX };
+        double best = -INFINITY;
+        size_t bi = 0;
+        for (size_t i = 0; i < ELEMENTSOF(grid); i++) {
+                double ll = tail_loglik(c, above, prior, n, grid[i]);
+                if (ll > best) {
+                        best = ll;
+                        bi = i;
+                }
+        }
+        if (bi == 0 || bi == ELEMENTSOF(grid) - 1)
+                return grid[bi];
+        double a = log(grid[bi - 1]), b = log(grid[bi + 1]);
+        const double gr = 0.6180339887498949;
+        double x1 = b - gr * (b - a), x2 = a + gr * (b - a);
+        double f1 = tail_loglik(c, above, prior, n, exp(x1)), f2 = tail_loglik(c, above, prior, n, exp(x2));
+        for (int i = 0; i < 12; i++) {
+                if (f1 > f2) {
+                        b = x2;
+                        x2 = x1;
+                        f2 = f1;
+                        x1 = b - gr * (b - a);
+                        f1 = tail_loglik(c, above, prior, n, exp(x1));
+                } else {
+                        a = x1;
+                        x1 = x2;
+                        f1 = f2;
+                        x2 = a + gr * (b - a);
+                        f2 = tail_loglik(c, above, prior, n, exp(x2));
+                }
+        }
+        return exp((a + b) / 2);
 }
 
 float tail_recalibrate(TailCal *c, double t, double threshold, uint32_t n_now) {
@@ -324,19 +410,20 @@ float tail_recalibrate(TailCal *c, double t, double threshold, uint32_t n_now) {
         double interval = c->dt_mean > 0 ? c->dt_mean : TAIL_REF_INTERVAL;
         double alpha = erfc(threshold / M_SQRT2) * CLAMP(interval / TAIL_REF_INTERVAL, 1.0 / 3600, 12.0);
         alpha = CLAMP(alpha, 1e-300, 0.5);
-        double k_min = gsl_cdf_ugaussian_Qinv(alpha / 2);
+        double k_min = gsl_cdf_ugaussian_Qinv(alpha / 2); /* the boundary is never tighter than Gaussian */
 
         /* Survival at each level, data plus prior. */
         double n = c->total + TAIL_PRIOR_WEIGHT, above[TAIL_LEVELS + 1], S[TAIL_LEVELS + 1];
         above[TAIL_LEVELS] = 0;
         for (int j = TAIL_LEVELS - 1; j >= 0; j--)
                 above[j] = above[j + 1] + c->counts[j];
-        for (int j = 0; j < TAIL_LEVELS; j++)
+        for (int j = 0; j <= TAIL_LEVELS; j++)
                 S[j] = (above[j] + TAIL_PRIOR_WEIGHT * tail_prior_survival(tail_level(j))) / n;
         int top = 0;
         for (int j = 0; j < TAIL_LEVELS; j++)
                 if (above[j] >= TAIL_RELIABLE)
                         top = j;
+        double lt = tail_level(top);
 
         double k;
         if (S[top] <= alpha) {
@@ -351,15 +438,28 @@ float tail_recalibrate(TailCal *c, double t, double threshold, uint32_t n_now) {
                         k = tail_level(j - 1) * pow(S[j - 1] / alpha, 1 / MAX(slope, TAIL_MIN_SLOPE));
                 }
         } else {
-                /* Beyond the data: a local power law from the top reliable level. The slope is the steeper of
-                 * the one from the level below and the one to the next level (its count plus one half). */
-                double s_next = (top + 1 < TAIL_LEVELS ? above[top + 1] : 0) + 0.5;
-                s_next = (s_next + TAIL_PRIOR_WEIGHT * tail_prior_survival(tail_level(top + 1))) / n;
-                double slope = S[top] > s_next ? log(S[top] / s_next) / log(1.5) : 0;
-                if (top > 0 && S[top - 1] > S[top])
-                        slope = MAX(slope, log(S[top - 1] / S[top]) / log(1.5));
-                k = tail_level(top) * pow(S[top] / alpha, 1 / MAX(slope, TAIL_MIN_SLOPE));
+                /* Beyond the data: the Student-t (core scale fixed to the detector's) that best explains the
+                 * whole histogram (binned maximum likelihood over nu), and its quantile at alpha. */
+                double nu = tail_fit_nu(c, above, n);
+                if (nu > TAIL_NU_MIN) {
+                        k = t_quantile(alpha, nu);
+                } else {
+                        /* Heavier than any t (a far cluster of recurring blips): a local power law from the
+                         * top reliable level, the slope from the next level's count plus one half and from
+                         * the level below. */
+                        double s_next = (top + 1 < TAIL_LEVELS ? above[top + 1] : 0) + 0.5;
+                        s_next = (s_next + TAIL_PRIOR_WEIGHT * tail_prior_survival(tail_level(top + 1))) / n;
+                        double slope = S[top] > s_next ? log(S[top] / s_next) / log(1.5) : 0;
+                        if (top > 0 && S[top - 1] > S[top])
+                                slope = MAX(slope, log(S[top - 1] / S[top]) / log(1.5));
+                        k = lt * pow(S[top] / alpha, 1 / MAX(slope, TAIL_MIN_SLOPE));
+                }
         }
+        /* Never inside levels that the data shows (TAIL_SEEN times) to be exceeded more often than alpha; a
+         * lone far exceedance -- an anomaly -- does not move the boundary past itself. */
+        for (int j = top + 1; j < TAIL_LEVELS; j++)
+                if (above[j] >= TAIL_SEEN && above[j] / n > alpha)
+                        k = MAX(k, tail_level(j));
         return (float) MAX(k, k_min);
 }
 
