@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Tests for supervisor/evaluator.c and series.c, with configurations written as rule files and loaded by
- * the real loader: the for/recover_for state machine (PENDING, FIRING, CLEARED, RESOLVED with detected_at and
- * resolved_at exactly as defined), absent_for through ticks, counters as rates with resets, series interning
- * and keys, burnrate joins on `on` labels, save/load and adopt-on-reload giving identical rows, refusal of
- * corrupt state, and time zone loading.
+ * the real loader: the for/recover_for state machine (PENDING, FIRING, CLEARED, RESOLVED with detected_at
+ * and resolved_at exactly as defined), absent_for through ticks, counters as rates with resets, series
+ * interning and keys, burnrate joins on `on` labels, save/load and adopt-on-reload giving identical rows,
+ * refusal of corrupt state, and time zone loading.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,7 +52,7 @@ static void collect(const EvalRow *row, void *userdata) {
         Rows *rs = userdata;
         assert_true(rs->n < ELEMENTSOF(rs->r));
         Row *r = &rs->r[rs->n++];
-        *r = (Row) {
+        *r = (Row){
                 .rule = row->rule_index,
                 .t = row->t,
                 .value = row->value,
@@ -108,22 +108,26 @@ static void test_for_recover(void **state) {
                 bool firing;
                 double detected, resolved;
         } slow[] = {
-                { EVAL_NONE, 0, NAN, NAN },       { EVAL_NONE, 0, NAN, NAN },      { EVAL_PENDING, 0, 1120, NAN },
-                { EVAL_NONE, 0, 1120, NAN },      { EVAL_FIRING, 1, 1120, NAN },   { EVAL_NONE, 1, 1120, NAN },
-                { EVAL_NONE, 1, 1120, NAN },      { EVAL_NONE, 1, 1120, NAN },     { EVAL_NONE, 1, 1120, NAN },
-                { EVAL_NONE, 1, 1120, NAN },      { EVAL_NONE, 1, 1120, NAN },     { EVAL_RESOLVED, 0, 1120, 1480 },
-                { EVAL_PENDING, 0, 1720, NAN },   { EVAL_CLEARED, 0, 1720, NAN },
+                { EVAL_NONE, 0, NAN, NAN },     { EVAL_NONE, 0, NAN, NAN },
+                { EVAL_PENDING, 0, 1120, NAN }, { EVAL_NONE, 0, 1120, NAN },
+                { EVAL_FIRING, 1, 1120, NAN },  { EVAL_NONE, 1, 1120, NAN },
+                { EVAL_NONE, 1, 1120, NAN },    { EVAL_NONE, 1, 1120, NAN },
+                { EVAL_NONE, 1, 1120, NAN },    { EVAL_NONE, 1, 1120, NAN },
+                { EVAL_NONE, 1, 1120, NAN },    { EVAL_RESOLVED, 0, 1120, 1480 },
+                { EVAL_PENDING, 0, 1720, NAN }, { EVAL_CLEARED, 0, 1720, NAN },
         };
         static const struct {
                 EvalTransition tr;
                 bool firing;
                 double detected, resolved;
         } fast[] = {
-                { EVAL_NONE, 0, NAN, NAN },     { EVAL_NONE, 0, NAN, NAN },      { EVAL_FIRING, 1, 1120, NAN },
-                { EVAL_NONE, 1, 1120, NAN },    { EVAL_NONE, 1, 1120, NAN },     { EVAL_RESOLVED, 0, 1120, 1300 },
-                { EVAL_NONE, 0, NAN, NAN },     { EVAL_FIRING, 1, 1420, NAN },   { EVAL_RESOLVED, 0, 1420, 1480 },
-                { EVAL_NONE, 0, NAN, NAN },     { EVAL_NONE, 0, NAN, NAN },      { EVAL_NONE, 0, NAN, NAN },
-                { EVAL_FIRING, 1, 1720, NAN },  { EVAL_RESOLVED, 0, 1720, 1780 },
+                { EVAL_NONE, 0, NAN, NAN },       { EVAL_NONE, 0, NAN, NAN },
+                { EVAL_FIRING, 1, 1120, NAN },    { EVAL_NONE, 1, 1120, NAN },
+                { EVAL_NONE, 1, 1120, NAN },      { EVAL_RESOLVED, 0, 1120, 1300 },
+                { EVAL_NONE, 0, NAN, NAN },       { EVAL_FIRING, 1, 1420, NAN },
+                { EVAL_RESOLVED, 0, 1420, 1480 }, { EVAL_NONE, 0, NAN, NAN },
+                { EVAL_NONE, 0, NAN, NAN },       { EVAL_NONE, 0, NAN, NAN },
+                { EVAL_FIRING, 1, 1720, NAN },    { EVAL_RESOLVED, 0, 1720, 1780 },
         };
         for (size_t i = 0; i < ELEMENTSOF(values); i++) {
                 const Row *s = &rows.r[2 * i], *f = &rows.r[2 * i + 1];
@@ -132,14 +136,26 @@ static void test_for_recover(void **state) {
                 assert_string_equal(s->key, "latency");
                 assert_string_equal(s->subject, "latency");
                 assert_true(same_double(s->value, values[i]) && same_double(s->x, values[i]));
-                if (s->tr != slow[i].tr || s->firing != slow[i].firing || !same_double(s->detected_at, slow[i].detected) ||
+                if (s->tr != slow[i].tr || s->firing != slow[i].firing ||
+                    !same_double(s->detected_at, slow[i].detected) ||
                     !same_double(s->resolved_at, slow[i].resolved))
-                        fail_msg("slow row %zu: transition %d firing %d detected %g resolved %g", i, s->tr, s->firing,
-                                 s->detected_at, s->resolved_at);
-                if (f->tr != fast[i].tr || f->firing != fast[i].firing || !same_double(f->detected_at, fast[i].detected) ||
+                        fail_msg(
+                                "slow row %zu: transition %d firing %d detected %g resolved %g",
+                                i,
+                                s->tr,
+                                s->firing,
+                                s->detected_at,
+                                s->resolved_at);
+                if (f->tr != fast[i].tr || f->firing != fast[i].firing ||
+                    !same_double(f->detected_at, fast[i].detected) ||
                     !same_double(f->resolved_at, fast[i].resolved))
-                        fail_msg("fast row %zu: transition %d firing %d detected %g resolved %g", i, f->tr, f->firing,
-                                 f->detected_at, f->resolved_at);
+                        fail_msg(
+                                "fast row %zu: transition %d firing %d detected %g resolved %g",
+                                i,
+                                f->tr,
+                                f->firing,
+                                f->detected_at,
+                                f->resolved_at);
         }
         assert_false(evaluator_is_firing(e, 0, "latency"));
         assert_int_equal(push(e, &rows, "latency", NULL, 0, 3000, 50), 0);
@@ -198,8 +214,9 @@ static void test_counters(void **state) {
         assert_int_equal(evaluator_push(e, &s, collect, &rows), 0);
         assert_true(same_double(rows.r[3].x, 2));
         /* histogram and summary series are counters too */
-        assert_true(series_name_is_counter("x_bucket") && series_name_is_counter("x_count") &&
-                    series_name_is_counter("x_sum") && !series_name_is_counter("x_total_seconds"));
+        assert_true(
+                series_name_is_counter("x_bucket") && series_name_is_counter("x_count") &&
+                series_name_is_counter("x_sum") && !series_name_is_counter("x_total_seconds"));
 }
 
 /* ---- interning, keys, bad samples ---- */
@@ -272,8 +289,18 @@ static void test_series_parse(void **state) {
                 assert_string_equal(strbuf_str(&b), good[i].key);
         }
         static const char *const bad[] = {
-                "",          "{}",           "m{a}",        "m{a=x}",        "m{a=\"x\"",  "m{a=\"x\" b=\"y\"}",
-                "m{1a=\"x\"}", "m{a=\"\\t\"}", "m x",         "m{a=\"1\",a=\"2\"}", "m{__name__=\"n\"}", "m}",
+                "",
+                "{}",
+                "m{a}",
+                "m{a=x}",
+                "m{a=\"x\"",
+                "m{a=\"x\" b=\"y\"}",
+                "m{1a=\"x\"}",
+                "m{a=\"\\t\"}",
+                "m x",
+                "m{a=\"1\",a=\"2\"}",
+                "m{__name__=\"n\"}",
+                "m}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 SeriesId id = {};
@@ -359,8 +386,10 @@ static void test_burnrate_join(void **state) {
                 cb_ok += 599;
                 cb_err += 1;
                 ca_err += i >= 120 ? 300 : 0.5;
-                Label la_ok[] = { { "code", "200" }, { "instance", "a" } }, la_err[] = { { "code", "500" }, { "instance", "a" } };
-                Label lb_ok[] = { { "code", "200" }, { "instance", "b" } }, lb_err[] = { { "code", "500" }, { "instance", "b" } };
+                Label la_ok[] = { { "code", "200" }, { "instance", "a" } },
+                      la_err[] = { { "code", "500" }, { "instance", "a" } };
+                Label lb_ok[] = { { "code", "200" }, { "instance", "b" } },
+                      lb_err[] = { { "code", "500" }, { "instance", "b" } };
                 assert_int_equal(push(e, &rows, "req_total", la_ok, 2, t, ca_ok), 0);
                 assert_int_equal(push(e, &rows, "req_total", la_err, 2, t, ca_err), 0);
                 assert_int_equal(push(e, &rows, "req_total", lb_ok, 2, t, cb_ok), 0);
@@ -374,7 +403,9 @@ static void test_burnrate_join(void **state) {
         assert_false(b_fired);
         /* every member row names its group */
         for (size_t i = 0; i < rows.n; i++)
-                assert_true(streq(rows.r[i].subject, "{instance=\"a\"}") || streq(rows.r[i].subject, "{instance=\"b\"}"));
+                assert_true(
+                        streq(rows.r[i].subject, "{instance=\"a\"}") ||
+                        streq(rows.r[i].subject, "{instance=\"b\"}"));
         /* x is the group's error rate: with 50 % of 10/s failing, 5/s (within rounding of the integration) */
         const Row *last = &rows.r[rows.n - 3];
         assert_string_equal(last->subject, "{instance=\"a\"}");
@@ -383,21 +414,22 @@ static void test_burnrate_join(void **state) {
 
 /* ---- persistence and reload ---- */
 
-static const char *const persist_yaml = "rules:\n"
-                                        "  - name: e\n"
-                                        "    series: load\n"
-                                        "    detector: {kind: ewma}\n"
-                                        "    for: 5m\n"
-                                        "  - name: s\n"
-                                        "    series: load\n"
-                                        "    detector: {kind: seasonal}\n"
-                                        "    timezone: Europe/Berlin\n"
-                                        "  - name: c\n"
-                                        "    series: load\n"
-                                        "    detector: {kind: cusum}\n"
-                                        "    recover_for: 10m\n"
-                                        "  - name: b\n"
-                                        "    detector: {kind: burnrate, errors: 'err_total', total: 'req_total', objective: 99.9}\n";
+static const char *const persist_yaml =
+        "rules:\n"
+        "  - name: e\n"
+        "    series: load\n"
+        "    detector: {kind: ewma}\n"
+        "    for: 5m\n"
+        "  - name: s\n"
+        "    series: load\n"
+        "    detector: {kind: seasonal}\n"
+        "    timezone: Europe/Berlin\n"
+        "  - name: c\n"
+        "    series: load\n"
+        "    detector: {kind: cusum}\n"
+        "    recover_for: 10m\n"
+        "  - name: b\n"
+        "    detector: {kind: burnrate, errors: 'err_total', total: 'req_total', objective: 99.9}\n";
 
 static double wave(double t) {
         return 100 + 30 * sin(2 * M_PI * t / 86400) + 3 * sin(t * 0.37) + (fmod(t, 86400 * 3) < 3600 ? 80 : 0);
@@ -407,7 +439,9 @@ static void feed_some(Evaluator *e, Rows *rows, double from, double to) {
         for (double t = from; t < to; t += 300) {
                 assert_true(push(e, rows, "load", NULL, 0, t, wave(t)) >= 0);
                 assert_true(push(e, rows, "req_total", NULL, 0, t, t * 10) >= 0);
-                assert_true(push(e, rows, "err_total", NULL, 0, t, t * 0.01 + (fmod(t, 86400) < 1800 ? t * 0.5 : 0)) >= 0);
+                assert_true(
+                        push(e, rows, "err_total", NULL, 0, t, t * 0.01 + (fmod(t, 86400) < 1800 ? t * 0.5 : 0)) >=
+                        0);
         }
 }
 
@@ -415,11 +449,19 @@ static void compare_rows(const Rows *a, const Rows *b) {
         assert_int_equal(a->n, b->n);
         for (size_t i = 0; i < a->n; i++) {
                 const Row *x = &a->r[i], *y = &b->r[i];
-                if (x->rule != y->rule || !same_double(x->score, y->score) || !same_double(x->expected, y->expected) ||
-                    x->firing != y->firing || x->tr != y->tr || !same_double(x->detected_at, y->detected_at) ||
-                    !same_double(x->x, y->x))
-                        fail_msg("row %zu differs (rule %zu): score %g/%g expected %g/%g firing %d/%d", i, x->rule,
-                                 x->score, y->score, x->expected, y->expected, x->firing, y->firing);
+                if (x->rule != y->rule || !same_double(x->score, y->score) ||
+                    !same_double(x->expected, y->expected) || x->firing != y->firing || x->tr != y->tr ||
+                    !same_double(x->detected_at, y->detected_at) || !same_double(x->x, y->x))
+                        fail_msg(
+                                "row %zu differs (rule %zu): score %g/%g expected %g/%g firing %d/%d",
+                                i,
+                                x->rule,
+                                x->score,
+                                y->score,
+                                x->expected,
+                                y->expected,
+                                x->firing,
+                                y->firing);
         }
 }
 
@@ -486,15 +528,14 @@ static void test_save_load(void **state) {
         }
 
         /* a configuration where rule s changed: its state is skipped, the others load */
-        _cleanup_(config_freep) Config *c2 = load(
-                "rules:\n"
-                "  - name: e\n"
-                "    series: load\n"
-                "    detector: {kind: ewma}\n"
-                "    for: 5m\n"
-                "  - name: s\n"
-                "    series: load\n"
-                "    detector: {kind: seasonal, threshold: 6}\n");
+        _cleanup_(config_freep) Config *c2 = load("rules:\n"
+                                                  "  - name: e\n"
+                                                  "    series: load\n"
+                                                  "    detector: {kind: ewma}\n"
+                                                  "    for: 5m\n"
+                                                  "  - name: s\n"
+                                                  "    series: load\n"
+                                                  "    detector: {kind: seasonal, threshold: 6}\n");
         _cleanup_(evaluator_freep) Evaluator *d = NULL;
         assert_int_equal(evaluator_new(c2, &d), 0);
         f = fmemopen(buf, size, "r");
@@ -546,8 +587,9 @@ static void test_adopt(void **state) {
                 const Row *bs = &rb.r[3 * i], *rs = &rr.r[3 * i + 1];
                 assert_int_equal(bs->rule, 0);
                 assert_int_equal(rs->rule, 1);
-                assert_true(same_double(bs->score, rs->score) && same_double(bs->expected, rs->expected) &&
-                            bs->firing == rs->firing);
+                assert_true(
+                        same_double(bs->score, rs->score) && same_double(bs->expected, rs->expected) &&
+                        bs->firing == rs->firing);
         }
         /* the changed rule started over */
         assert_true(isnan(rb.r[1].expected));
