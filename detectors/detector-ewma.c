@@ -99,7 +99,7 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
                 s->weight = 1;
                 s->first_t = s->last_t = t;
                 s->n = 1;
-                s->k = tail_recalibrate(&s->tail, t, p->threshold, 1);
+                s->k = tail_recalibrate(&s->tail, t, p->threshold, 1, 1);
                 verdict_skipped(v);
                 verdict_warming(v);
                 return DETECTOR_OK;
@@ -176,7 +176,7 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
         if (s->n < UINT32_MAX)
                 s->n++;
         if (_unlikely_(recal_due(s->n)))
-                s->k = tail_recalibrate(&s->tail, t, p->threshold, s->n);
+                s->k = tail_recalibrate(&s->tail, t, p->threshold, 1, s->n);
         return DETECTOR_OK;
 }
 

@@ -144,8 +144,8 @@ static inline bool verdict_from_z(const DetectorParams *p, double z, Verdict *v)
  * Robust scales (mean absolute deviation of accepted residuals) describe the core of a series' noise, not
  * its tails: a latency with heavy-tailed noise, a gauge that dips to half every few hours or a quantized
  * counter would alarm on every blip at a fixed multiple of the core scale. So each z-score kind keeps a
- * histogram of |z| = |residual| / core sigma on a log grid (levels 2 * 1.5^j) with exponentially fading
- * counts (about the last 4096 samples), and periodically sets the alarm boundary k (in core sigmas) at the
+ * histogram of |z| = |residual| / core sigma on a log grid (levels 2 * 1.5^j) with counts fading with a
+ * half-life of a week, and periodically sets the alarm boundary k (in core sigmas) at the
  * quantile where a false alarm on normal data is as rare *in time* as a `threshold`-sigma Gaussian event
  * every 5 minutes: per-sample rarity alpha = 2 Q(threshold) * (sampling interval / 300 s). Where the data
  * has too few exceedances to see that quantile, it is extrapolated: the Student-t whose core sigma matches
@@ -223,17 +223,20 @@ static inline bool tail_counts_now(bool past, bool prev_calm, uint32_t quiet) {
         return past ? prev_calm || quiet == 0 : quiet == 0;
 }
 
-/* Whether a recalibration is due (for kinds that check at their periodic refit): every n/8 samples, at
- * least 16 and at most 4096 apart, and at least daily. A recalibration costs tens of microseconds. */
+/* Whether a recalibration is due (for kinds that check at their periodic refit): when the sample count has
+ * doubled since the last one (from 16 on), then every 4096 samples, and at least daily. A recalibration
+ * costs a few microseconds. */
 static inline bool tail_due(const TailCal *c, double t, uint32_t n) {
-        uint32_t since = n - c->n_checkpoint, every = n / 8;
-        every = every < 16 ? 16 : every > 4096 ? 4096 : every;
-        return since >= every || (since > 0 && !(t - c->checkpoint_t < 86400));
+        uint32_t since = n - c->n_checkpoint;
+        if (n < 16 || since == 0)
+                return false;
+        return n >= 2 * c->n_checkpoint || since >= 4096 || !(t - c->checkpoint_t < 86400);
 }
 
 /* Fold the samples since the last call (the kind's sample count is n) into the histogram and return the
- * new boundary k, in core sigmas. */
-float tail_recalibrate(TailCal *c, double t, double threshold, uint32_t n);
+ * new boundary k, in core sigmas. share is this test's part of the false-alarm budget (a kind that runs
+ * several tests per sample splits it, so that together they keep the rate). */
+float tail_recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n);
 
 static inline void verdict_skipped(Verdict *v) {
         *v = (Verdict){ .score = 0, .p = 1, .expected = NAN, .lower = NAN, .upper = NAN };

@@ -24,6 +24,7 @@
 #include "detector-internal.h"
 #include "fmt-double.h"
 #include "hashmap.h"
+#include "tail-fit-table.h"
 #include "strbuf.h"
 
 #define STATE_MAGIC "HSD"
@@ -287,7 +288,7 @@ double detector_tail_p(double z, double *ret_score) {
 
 /* ---- tail calibration (see detector-internal.h) ---- */
 
-#define TAIL_FADE_SAMPLES 4096.0
+#define TAIL_FADE_SECONDS (7 * 86400.0)
 #define TAIL_RELIABLE 20.0
 #define TAIL_REF_INTERVAL 300.0
 #define TAIL_PRIOR_WEIGHT 32.0
@@ -306,91 +307,69 @@ static double t_abs_mean(double nu) {
                 (sqrt(M_PI) * (nu - 1));
 }
 
-/* Survival beyond k core sigmas of a t(nu) whose core sigma (sqrt(pi/2) E|T|, as the detectors estimate it)
- * is one: P(|T| > k sqrt(pi/2) E|T|). */
-static double t_survival(double k, double nu) {
-        return 2 * gsl_cdf_tdist_Q(k * MAD_TO_SIGMA * t_abs_mean(nu), nu);
-}
-
-/* The k (core sigmas) with t_survival(k, nu) = alpha, by bisection in t units (no GSL error paths). */
+/* The k (core sigmas) beyond which a t(nu), whose core sigma is one, has two-sided mass alpha: Newton on
+ * log P(|T| > x) against log x, which is nearly linear in the tail; a few GSL CDF calls, no GSL error paths. */
 static double t_quantile(double alpha, double nu) {
-        double scale = MAD_TO_SIGMA * t_abs_mean(nu), lo = 1e-3, hi = 1e9;
-        for (int i = 0; i < 64 && hi / lo > 1 + 1e-7; i++) {
-                double mid = sqrt(lo * hi);
-                if (2 * gsl_cdf_tdist_Q(mid, nu) > alpha)
-                        lo = mid;
+        double scale = MAD_TO_SIGMA * t_abs_mean(nu);
+        double lognorm = gsl_sf_lngamma((nu + 1) / 2) - gsl_sf_lngamma(nu / 2) - 0.5 * log(nu * M_PI);
+        double lo = 1e-3, hi = 1e12; /* bracket in t units */
+        double lx = log(MAX(gsl_cdf_ugaussian_Qinv(alpha / 2), 0.1)), target = log(alpha);
+        for (int i = 0; i < 40; i++) {
+                double x = exp(lx), q = gsl_cdf_tdist_Q(x, nu);
+                double f = log(2 * MAX(q, 1e-300)) - target;
+                if (fabs(f) < 1e-9)
+                        break;
+                if (f > 0)
+                        lo = MAX(lo, x);
                 else
-                        hi = mid;
+                        hi = MIN(hi, x);
+                double logpdf = lognorm - (nu + 1) / 2 * log1p(x * x / nu);
+                double slope = -x * exp(logpdf) / MAX(q, 1e-300); /* d log S / d log x */
+                double next = slope < 0 ? lx - f / slope : NAN;
+                if (!isfinite(next) || next <= log(lo) || next >= log(hi))
+                        next = (log(lo) + log(hi)) / 2; /* bisect when Newton leaves the bracket */
+                lx = next;
         }
-        return hi / scale;
+        return exp(lx) / scale;
 }
 
-/* The prior: TAIL_PRIOR_WEIGHT samples with Student-t(4) tails: conservative until the series has shown
- * its own tails; it fades as data accumulates. */
-static double tail_prior_survival(double k) {
-        return t_survival(k, 4);
+/* The prior's survival beyond level j (in core sigmas): the table row nearest t(4). */
+static double tail_prior_survival_level(int j) {
+        return j < TAIL_LEVELS ? tail_prior_sf[j] : 0;
 }
 
-/* Log-likelihood of the histogram (data and prior, below level 2 included) under t(nu). prior[j] is the
- * prior's survival at level j (prior[TAIL_LEVELS] = 0). */
-static double tail_loglik(const TailCal *c, const double *above, const double *prior, double n, double nu) {
-        double scale = MAD_TO_SIGMA * t_abs_mean(nu), ll = 0, prev = 1, prev_prior = 1;
-        for (int j = 0; j <= TAIL_LEVELS; j++) {
-                double sj = j < TAIL_LEVELS ? 2 * gsl_cdf_tdist_Q(tail_level(j) * scale, nu) : 0;
-                /* bin j-1 is [level j-1, level j); "bin -1" is below level 0 */
-                double count = (j == 0 ? n - TAIL_PRIOR_WEIGHT - above[0] : c->counts[j - 1]) +
-                        TAIL_PRIOR_WEIGHT * (prev_prior - prior[j]);
-                if (count > 0)
-                        ll += count * log(MAX(prev - sj, 1e-300));
-                prev = sj;
-                prev_prior = prior[j];
-        }
-        return ll;
-}
-
-/* The degrees of freedom that best explain the histogram: a grid over log nu, refined by golden section
- * between the neighbours of the best grid point. TAIL_NU_MIN means "heavier than that"; TAIL_NU_MAX is as
- * light as a Gaussian. */
-static double tail_fit_nu(const TailCal *c, const double *above, double n) {
-        double prior[TAIL_LEVELS + 1];
+/* The degrees of freedom that best explain the histogram (data plus prior): the binned log-likelihood is a
+ * dot product with each precomputed row; the best row is refined by a parabola through it and its
+ * neighbours in log nu. The first row means "this heavy or heavier", the last "as light as a Gaussian". */
+static double tail_fit_nu(const TailCal *c, const double *above) {
+        size_t pr = TAIL_FIT_PRIOR_ROW;
+        double cnt[TAIL_LEVELS + 1];
+        cnt[0] = MAX(c->total - above[0], 0.0);
         for (int j = 0; j < TAIL_LEVELS; j++)
-                prior[j] = tail_prior_survival(tail_level(j));
-        prior[TAIL_LEVELS] = 0;
-        static const double grid[] = { TAIL_NU_MIN, 2, 3, 4, 6, 9, 14, 22, 40, 80, TAIL_NU_MAX };
-        double best = -INFINITY;
-        size_t bi = 0;
-        for (size_t i = 0; i < ELEMENTSOF(grid); i++) {
-                double ll = tail_loglik(c, above, prior, n, grid[i]);
-                if (ll > best) {
-                        best = ll;
-                        bi = i;
-                }
+                cnt[j + 1] = c->counts[j];
+        for (int b = 0; b <= TAIL_LEVELS; b++)
+                cnt[b] += TAIL_PRIOR_WEIGHT * exp(tail_fit_table[pr].logp[b]);
+
+        double ll[TAIL_FIT_N];
+        size_t best = 0;
+        for (size_t i = 0; i < TAIL_FIT_N; i++) {
+                double v = 0;
+                for (int b = 0; b <= TAIL_LEVELS; b++)
+                        v += cnt[b] * tail_fit_table[i].logp[b];
+                ll[i] = v;
+                if (v > ll[best])
+                        best = i;
         }
-        if (bi == 0 || bi == ELEMENTSOF(grid) - 1)
-                return grid[bi];
-        double a = log(grid[bi - 1]), b = log(grid[bi + 1]);
-        const double gr = 0.6180339887498949;
-        double x1 = b - gr * (b - a), x2 = a + gr * (b - a);
-        double f1 = tail_loglik(c, above, prior, n, exp(x1)), f2 = tail_loglik(c, above, prior, n, exp(x2));
-        for (int i = 0; i < 12; i++) {
-                if (f1 > f2) {
-                        b = x2;
-                        x2 = x1;
-                        f2 = f1;
-                        x1 = b - gr * (b - a);
-                        f1 = tail_loglik(c, above, prior, n, exp(x1));
-                } else {
-                        a = x1;
-                        x1 = x2;
-                        f1 = f2;
-                        x2 = a + gr * (b - a);
-                        f2 = tail_loglik(c, above, prior, n, exp(x2));
-                }
-        }
-        return exp((a + b) / 2);
+        if (best == 0 || best == TAIL_FIT_N - 1)
+                return tail_fit_table[best].nu;
+        double x0 = log(tail_fit_table[best - 1].nu), x1 = log(tail_fit_table[best].nu),
+               x2 = log(tail_fit_table[best + 1].nu);
+        double d = (ll[best - 1] - 2 * ll[best] + ll[best + 1]);
+        double x = d < 0 ? x1 + 0.5 * (x2 - x1) * (ll[best - 1] - ll[best + 1]) / d : x1;
+        return exp(CLAMP(x, x0, x2));
 }
 
-float tail_recalibrate(TailCal *c, double t, double threshold, uint32_t n_now) {
+float tail_recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n_now) {
         uint32_t since = n_now - c->n_checkpoint;
         if (since > 0) {
                 if (!isnan(c->checkpoint_t) && t > c->checkpoint_t) {
@@ -399,7 +378,12 @@ float tail_recalibrate(TailCal *c, double t, double threshold, uint32_t n_now) {
                                 ? (float) (0.75 * c->dt_mean + 0.25 * MIN(dt, 4.0 * c->dt_mean))
                                 : (float) dt;
                 }
-                double fade = pow(1 - 1 / TAIL_FADE_SAMPLES, since);
+                /* Counts fade with time (a half-life of a week): the boundary is about rarity in time, and a
+                 * rare recurring event (a nightly job, a GC pause a day) must stay in memory whatever the
+                 * sampling rate. */
+                double fade = isnan(c->checkpoint_t) || !(t > c->checkpoint_t)
+                        ? 1
+                        : exp2(-(t - c->checkpoint_t) / TAIL_FADE_SECONDS);
                 for (int j = 0; j < TAIL_LEVELS; j++)
                         c->counts[j] = (float) (c->counts[j] * fade);
                 c->total = (float) (c->total * fade + since);
@@ -408,7 +392,8 @@ float tail_recalibrate(TailCal *c, double t, double threshold, uint32_t n_now) {
         c->checkpoint_t = t;
 
         double interval = c->dt_mean > 0 ? c->dt_mean : TAIL_REF_INTERVAL;
-        double alpha = erfc(threshold / M_SQRT2) * CLAMP(interval / TAIL_REF_INTERVAL, 1.0 / 3600, 12.0);
+        double alpha = share * erfc(threshold / M_SQRT2) *
+                CLAMP(interval / TAIL_REF_INTERVAL, 1.0 / 3600, 12.0);
         alpha = CLAMP(alpha, 1e-300, 0.5);
         double k_min = gsl_cdf_ugaussian_Qinv(alpha / 2); /* the boundary is never tighter than Gaussian */
 
@@ -418,7 +403,7 @@ float tail_recalibrate(TailCal *c, double t, double threshold, uint32_t n_now) {
         for (int j = TAIL_LEVELS - 1; j >= 0; j--)
                 above[j] = above[j + 1] + c->counts[j];
         for (int j = 0; j <= TAIL_LEVELS; j++)
-                S[j] = (above[j] + TAIL_PRIOR_WEIGHT * tail_prior_survival(tail_level(j))) / n;
+                S[j] = (above[j] + TAIL_PRIOR_WEIGHT * tail_prior_survival_level(j)) / n;
         int top = 0;
         for (int j = 0; j < TAIL_LEVELS; j++)
                 if (above[j] >= TAIL_RELIABLE)
@@ -440,7 +425,7 @@ float tail_recalibrate(TailCal *c, double t, double threshold, uint32_t n_now) {
         } else {
                 /* Beyond the data: the Student-t (core scale fixed to the detector's) that best explains the
                  * whole histogram (binned maximum likelihood over nu), and its quantile at alpha. */
-                double nu = tail_fit_nu(c, above, n);
+                double nu = tail_fit_nu(c, above);
                 if (nu > TAIL_NU_MIN) {
                         k = t_quantile(alpha, nu);
                 } else {
@@ -448,7 +433,10 @@ float tail_recalibrate(TailCal *c, double t, double threshold, uint32_t n_now) {
                          * top reliable level, the slope from the next level's count plus one half and from
                          * the level below. */
                         double s_next = (top + 1 < TAIL_LEVELS ? above[top + 1] : 0) + 0.5;
-                        s_next = (s_next + TAIL_PRIOR_WEIGHT * tail_prior_survival(tail_level(top + 1))) / n;
+                        s_next = (s_next +
+                                  TAIL_PRIOR_WEIGHT *
+                                          (top + 1 < TAIL_LEVELS ? tail_prior_survival_level(top + 1) : 0)) /
+                                n;
                         double slope = S[top] > s_next ? log(S[top] / s_next) / log(1.5) : 0;
                         if (top > 0 && S[top - 1] > S[top])
                                 slope = MAX(slope, log(S[top - 1] / S[top]) / log(1.5));
