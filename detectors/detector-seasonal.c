@@ -83,6 +83,7 @@ enum { M_FLAT, M_DAILY, M_WEEKLY, N_MODELS };
 #define BIN_SCALE_PRIOR 16.0 /* how many samples the global scale is worth in a bin's scale */
 #define REL_SCALE_MAX 8.0
 #define SPREAD_FLOOR 0.02
+#define STEP_SIGMAS 3.0 /* neighbouring bins further apart than this many core sigmas are a step */
 #define TEST_SHARE \
         (1.0 / 3)        /* three tests per sample (the sample, two charts) share the false-alarm budget */
 #define CHART_ALPHA 0.15 /* about 6 samples of memory */
@@ -113,9 +114,9 @@ static const double decay_halflife[N_DECAYS] = {
 
 typedef struct Chart {
         float m;        /* the exponentially weighted statistic */
-        float k;        /* boundary, in the statistic's null standard deviations */
+        float k;        /* boundary, in the statistic's own core sigmas */
         uint32_t quiet; /* tail quiet period left */
-        uint32_t reserved;
+        float scale; /* the statistic's own mean absolute value (long memory), when not past the boundary */
         TailCal tail;
 } Chart;
 
@@ -239,15 +240,20 @@ static inline double bin_value(const float *raw, const float *w, const float *ha
         return (wb * raw[b] + BIN_PRIOR_WEIGHT * harm[b]) / (wb + BIN_PRIOR_WEIGHT);
 }
 
-/* The profile at a phase position, linear between bin centres (circular). */
-static inline double profile_at(const float *val, uint32_t bins, double u) {
+/* The profile at a phase position: linear between bin centres (circular), except across a step (neighbours
+ * further apart than `step`), where the sample's own bin answers -- interpolating a square edge would be
+ * wrong on both sides of it every day. */
+static inline double profile_at(const float *val, uint32_t bins, double u, double step) {
         double v = u - 0.5;
         int64_t i0 = floor_i64(v);
         double frac = v - (double) i0;
         if (i0 < 0)
                 i0 += bins;
         uint32_t a = (uint32_t) i0 % bins, b = a + 1 == bins ? 0 : a + 1;
-        return val[a] + frac * (val[b] - val[a]);
+        double d = val[b] - val[a];
+        if (fabs(d) > step)
+                return frac < 0.5 ? val[a] : val[b];
+        return val[a] + frac * d;
 }
 
 static inline uint32_t bin_of(double u, uint32_t bins) {
@@ -558,15 +564,17 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         }
 
         double ud = 0, uw = 0, dval = 0, wval = 0;
+        double step_d = STEP_SIGMAS * MAX(s->scale[M_DAILY] * MAD_TO_SIGMA, SPREAD_FLOOR * s->spread),
+               step_w = STEP_SIGMAS * MAX(s->scale[M_WEEKLY] * MAD_TO_SIGMA, SPREAD_FLOOR * s->spread);
         if (layout & LAYOUT_DAILY) {
                 ud = phase_bins(lt, DAY, p->derived.res_d);
                 if (s->flags & FLAG_DAILY_FIT)
-                        dval = profile_at(arr_d(p, s, A_DVAL), p->derived.bins_d, ud);
+                        dval = profile_at(arr_d(p, s, A_DVAL), p->derived.bins_d, ud, step_d);
         }
         if (layout & LAYOUT_WEEKLY) {
                 uw = phase_bins(lt + 3 * DAY, WEEK, p->derived.res_w); /* weeks start on Monday */
                 if (s->flags & FLAG_WEEKLY_FIT)
-                        wval = profile_at(arr_w(p, s, A_WVAL), p->derived.bins_w, uw);
+                        wval = profile_at(arr_w(p, s, A_WVAL), p->derived.bins_w, uw, step_w);
         }
         double dpart = (layout & LAYOUT_DAILY) ? dval : 0;
 
@@ -628,11 +636,16 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
 
         /* The charts. */
         double zcc = clamp_abs(zc, CHART_CLIP);
+        /* Each chart is measured in its own core sigmas: the iid theory, or more where residuals are
+         * autocorrelated (a model that is a little off for hours), so that the calibration sees a sane scale. */
         double sm = sqrt(MAX(s->sq_mean, 0.05) * CHART_ALPHA / (2 - CHART_ALPHA));
         double sv = sqrt(MAX(s->sq_mean - s->abs_mean * s->abs_mean, 0.05) * CHART_ALPHA / (2 - CHART_ALPHA));
+        sm = MAX(sm, s->shift.scale * MAD_TO_SIGMA);
+        sv = MAX(sv, s->var.scale * MAD_TO_SIGMA);
         s->shift.m = (float) (s->shift.m + (zcc - s->shift.m) * CHART_ALPHA);
         s->var.m = (float) (s->var.m + (fabs(zcc) - s->abs_mean - s->var.m) * CHART_ALPHA);
         double zm = s->shift.m / sm, zv = s->var.m / sv;
+        bool shift_past = robust && chart_past(&s->shift, zm, p->direction);
 
         /* The verdict: the most surprising of the sample and the charts, each scaled so that its boundary
          * is at |z| = threshold. The band is the sample's. */
@@ -660,6 +673,11 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 quiet << FLAG_QUIET_SHIFT;
         chart_count(&s->shift, fabs(zm), fabs(zm) >= s->shift.k, warm, 1);
         chart_count(&s->var, MAX(zv, 0.0), zv >= s->var.k, warm, 2); /* one-sided */
+        if (robust && fabs(zm) < s->shift.k)
+                s->shift.scale =
+                        (float) (s->shift.scale + (fabs(s->shift.m) - s->shift.scale) * MOMENT_ALPHA * 4);
+        if (robust && zv < s->var.k)
+                s->var.scale = (float) (s->var.scale + (fabs(s->var.m) - s->var.scale) * MOMENT_ALPHA * 4);
         if (!past) {
                 s->abs_mean = (float) (s->abs_mean + (fabs(zcc) - s->abs_mean) * MOMENT_ALPHA);
                 s->sq_mean = (float) (s->sq_mean + (zcc * zcc - s->sq_mean) * MOMENT_ALPHA);
@@ -699,8 +717,10 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->ref += (robust ? clamp_abs(deseason - s->ref, HUBER_C * core_a) : deseason - s->ref) * ar;
         }
         /* The phase's relative noise: |residual| / global core sigma of the seasonal candidate in use (the
-         * daily one while the flat one answers), capped, from samples that are not anomalous. */
-        if ((layout & LAYOUT_DAILY) && !outlier) {
+         * daily one while the flat one answers), capped, from samples neither past the boundary nor inside a
+         * shift-chart alarm: recurring rough phases (the edges of a nightly job) are learned, a displaced
+         * level (which the chart sees within a few samples) does not widen the band it is judged by. */
+        if ((layout & LAYOUT_DAILY) && !outlier && !shift_past) {
                 float *rel = arr_d(p, s, A_REL);
                 double wb = arr_d(p, s, A_W)[bd] + 1;
                 unsigned m = a == M_FLAT ? M_DAILY : a;
@@ -807,10 +827,12 @@ static size_t seasonal_describe(const DetectorParams *p, FieldDesc out[static FI
                 FIELD(SeasonalState, shift.m, FIELD_F32),
                 FIELD(SeasonalState, shift.k, FIELD_F32),
                 FIELD(SeasonalState, shift.quiet, FIELD_U32),
+                FIELD(SeasonalState, shift.scale, FIELD_F32),
                 TAIL_FIELDS(SeasonalState, shift.tail),
                 FIELD(SeasonalState, var.m, FIELD_F32),
                 FIELD(SeasonalState, var.k, FIELD_F32),
                 FIELD(SeasonalState, var.quiet, FIELD_U32),
+                FIELD(SeasonalState, var.scale, FIELD_F32),
                 TAIL_FIELDS(SeasonalState, var.tail),
         };
         size_t n = ELEMENTSOF(f), bd = p->derived.bins_d, bw = p->derived.bins_w;
