@@ -20,6 +20,7 @@
  */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +41,17 @@ typedef enum ExecPhase {
         EXEC_PHASE_CHILD_TERMINATING,
         _EXEC_PHASE_MAX,
 } ExecPhase;
+
+/* The sd-event child source of a direct child, and who cares about it: the action, or nobody any more
+ * (an orphan: the action was cancelled or gave up after SIGKILL). Orphans stay on the context until the
+ * kernel lets us reap them, so that no waitid() ever blocks the loop. */
+struct ChildWatch {
+        ChildWatch *next; /* in the context's orphan list */
+        Action *action;   /* NULL once orphaned */
+        RemediationCtx *ctx;
+        sd_event_source *source;
+        pid_t pid;
+};
 
 typedef struct ExecAction {
         ExecPhase phase;
@@ -62,9 +74,10 @@ typedef struct ExecAction {
         /* direct child */
         pid_t pid;
         int errpipe;
-        sd_event_source *child;
+        ChildWatch *watch;
         sd_event_source *kill_timer;
         bool timed_out;
+        bool sigkill_sent;
 } ExecAction;
 
 void exec_spec_done(ExecSpec *s) {
@@ -85,9 +98,16 @@ static void exec_release(Action *a) {
                 return;
         sd_bus_slot_unref(e->slot);
         sd_bus_slot_unref(e->props_slot);
-        if (e->child && e->pid > 0)
-                (void) kill(-e->pid, SIGKILL); /* the whole process group; the source reaps the child */
-        sd_event_source_disable_unref(e->child);
+        if (e->watch && e->watch->source && e->watch->pid > 0) {
+                /* Still running: kill the whole process group and leave the reaping to the context. */
+                (void) kill(-e->watch->pid, SIGKILL);
+                e->watch->action = NULL;
+                e->watch->next = a->ctx->orphans;
+                a->ctx->orphans = e->watch;
+        } else if (e->watch) {
+                sd_event_source_disable_unref(e->watch->source);
+                free(e->watch);
+        }
         sd_event_source_disable_unref(e->kill_timer);
         safe_close(e->errpipe);
         exec_spec_done(&e->spec);
@@ -519,12 +539,47 @@ static int start_transient(Action *a) {
 
 /* ---- direct child ---- */
 
+static void child_watch_free(ChildWatch *w) {
+        sd_event_source_disable_unref(w->source);
+        free(w);
+}
+
+void exec_ctx_done(RemediationCtx *c) {
+        /* Shutting down: orphans were sent SIGKILL; reap whoever is gone already, never wait. */
+        while (c->orphans) {
+                ChildWatch *w = c->orphans;
+                siginfo_t si = {};
+                c->orphans = w->next;
+                (void) waitid(P_PID, (id_t) w->pid, &si, WEXITED | WNOHANG);
+                child_watch_free(w);
+        }
+}
+
 static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Action *a = userdata;
         ExecAction *e = ea(a);
+        char buf[DURATION_MAX];
+        int r;
 
-        if (!a->finished && e->pid > 0)
+        if (a->finished || !e->watch || e->pid <= 0)
+                return 0;
+        if (!e->sigkill_sent) {
+                e->sigkill_sent = true;
                 (void) kill(-e->pid, SIGKILL);
+                r = sd_event_source_set_time_relative(s, EXEC_STOP_TIMEOUT_USEC);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                if (r >= 0)
+                        return 0;
+        }
+        /* Not even SIGKILL ended it (uninterruptible sleep): report and leave it to the orphan list. */
+        action_finish(
+                a,
+                ACTION_OUTCOME_TIMED_OUT,
+                -ETIMEDOUT,
+                "%s did not end within %s and survived SIGKILL",
+                e->command,
+                format_duration(buf, sizeof(buf), e->timeout_usec));
         return 0;
 }
 
@@ -532,6 +587,10 @@ static void exec_child_timeout(Action *a) {
         ExecAction *e = ea(a);
         int r;
 
+        if (e->pid <= 0) {
+                action_finish(a, ACTION_OUTCOME_TIMED_OUT, -ETIMEDOUT, "%s did not start in time", e->command);
+                return;
+        }
         e->timed_out = true;
         e->phase = EXEC_PHASE_CHILD_TERMINATING;
         (void) kill(-e->pid, SIGTERM);
@@ -548,19 +607,31 @@ static const ActionOps exec_child_ops = {
 };
 
 static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        Action *a = userdata;
-        ExecAction *e = ea(a);
+        ChildWatch *w = userdata;
+        Action *a = w->action;
         char buf[DURATION_MAX];
         int exec_errno = 0;
         ssize_t n;
 
-        if (a->finished)
+        if (!a) {
+                /* An orphan ended: sd-event reaps it after this callback; forget it. */
+                for (ChildWatch **p = &w->ctx->orphans; *p; p = &(*p)->next)
+                        if (*p == w) {
+                                *p = w->next;
+                                break;
+                        }
+                child_watch_free(w);
                 return 0;
+        }
+        ExecAction *e = ea(a);
         /* The child wrote errno here only if execve() failed; otherwise close-on-exec gave us EOF. */
         n = read(e->errpipe, &exec_errno, sizeof(exec_errno));
-        e->child = sd_event_source_disable_unref(e->child);
+        e->watch = NULL;
+        child_watch_free(w);
         e->pid = 0;
         e->kill_timer = sd_event_source_disable_unref(e->kill_timer);
+        if (a->finished)
+                return 0;
 
         if (n == (ssize_t) sizeof(exec_errno) && exec_errno > 0) {
                 action_finish(
@@ -655,6 +726,23 @@ static int start_child(Action *a) {
                 if (!envp[i + 1])
                         return -ENOMEM;
         }
+        /* sd-event can only watch children while SIGCHLD is blocked; find out before forking. */
+        sigset_t mask;
+        if (pthread_sigmask(SIG_SETMASK, NULL, &mask) != 0 || sigismember(&mask, SIGCHLD) != 1) {
+                action_finish(
+                        a,
+                        ACTION_OUTCOME_FAILED,
+                        -EBUSY,
+                        "%s cannot run as a child: SIGCHLD is not blocked in the daemon",
+                        e->command);
+                return 0;
+        }
+        e->watch = calloc(1, sizeof(ChildWatch));
+        if (!e->watch)
+                return -ENOMEM;
+        e->watch->action = a;
+        e->watch->ctx = a->ctx;
+
         if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
                 return -errno;
         rfd = p[0];
@@ -670,31 +758,20 @@ static int start_child(Action *a) {
         wfd = safe_close(wfd);
         action_attr_i64(a, "pid", pid);
 
-        r = sd_event_add_child(a->ctx->event, &e->child, pid, WEXITED, on_child_exit, a);
+        e->watch->pid = pid;
+        r = sd_event_add_child(a->ctx->event, &e->watch->source, pid, WEXITED, on_child_exit, e->watch);
         if (r < 0) {
+                /* Out of memory in sd-event: the child was forked a moment ago and dies at once. */
+                e->watch = mfree(e->watch);
                 (void) kill(-pid, SIGKILL);
                 (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0); /* just killed: returns at once */
+                (void) waitpid(pid, NULL, 0);
                 e->pid = 0;
-                if (r == -EBUSY)
-                        action_finish(
-                                a,
-                                ACTION_OUTCOME_FAILED,
-                                r,
-                                "%s cannot run as a child: SIGCHLD is not blocked in the daemon",
-                                e->command);
-                else
-                        action_finish(
-                                a,
-                                ACTION_OUTCOME_FAILED,
-                                r,
-                                "%s cannot be watched: %s",
-                                e->command,
-                                errno_text(r));
+                action_finish(
+                        a, ACTION_OUTCOME_FAILED, r, "%s cannot be watched: %s", e->command, errno_text(r));
                 return 0;
         }
-        (void) sd_event_source_set_child_process_own(e->child, true);
-        (void) sd_event_source_set_description(e->child, "remediation-exec-child");
+        (void) sd_event_source_set_description(e->watch->source, "remediation-exec-child");
         e->phase = EXEC_PHASE_CHILD_RUNNING;
         return 0;
 }

@@ -28,6 +28,8 @@ typedef struct ActionOps {
         void (*timeout)(Action *a);
 } ActionOps;
 
+typedef struct ChildWatch ChildWatch;
+
 struct RemediationCtx {
         sd_event *event;
         sd_bus *bus;
@@ -39,6 +41,7 @@ struct RemediationCtx {
         sd_bus_slot *subscribe_slot;
         int subscribe_error; /* Subscribe failed: no JobRemoved will ever arrive */
         void *job_ring;      /* JobRemoved signals that arrived before their method reply */
+        ChildWatch *orphans; /* exec children killed after their action ended, not reaped yet */
 };
 
 struct Action {
@@ -186,6 +189,8 @@ typedef struct ExecSpec {
 void exec_spec_done(ExecSpec *s);
 /* Takes ownership of the spec's contents. */
 int exec_start(Action *a, ExecSpec *spec);
+/* Forget orphaned children (reaping those already gone, never waiting). */
+void exec_ctx_done(RemediationCtx *c);
 
 int haproxy_start(
         Action *a, const SockAddress *addr, const char *server, HaproxyState state, int weight, bool is_undo);

@@ -349,6 +349,7 @@ RemediationCtx *remediation_ctx_free(RemediationCtx *c) {
                 return NULL;
         while (c->actions)
                 remediation_cancel(c->actions);
+        exec_ctx_done(c);
         systemd_ctx_done(c);
         sd_bus_unref(c->bus);
         sd_event_unref(c->event);

@@ -37,6 +37,14 @@
  * as skipped with dry_run set and a message saying what it would have done ("would restart api.service").
  * Nothing is changed. http and exec have no side-effect-free probe: their dry run validates locally only.
  *
+ * Outcomes: skipped always means nothing was changed, and carries no undo data: the unit's state forbids
+ * acting (stopped on purpose, in transition, a job queued), the target is already as wanted (a drained
+ * server, an active unit for start, a limit in place), a dry run, or, for an undo, nothing is left to
+ * restore (the unit or server is gone, the values are back). A unit past its start limit is a failure
+ * ("start limit hit; escalate"): seen before acting as Result=start-limit-hit, or, since systemd 252 keeps
+ * the first failure in Result= when a failing unit then hits the limit, as a start job that failed
+ * without a new InvocationID (attr start_refused=true).
+ *
  * Timeouts: a step's timeout (Step.timeout_usec) applies to every kind when set; otherwise the defaults
  * below. A timed-out systemd job is left to systemd (it has its own job timeouts); we stop waiting.
  *
