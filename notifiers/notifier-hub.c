@@ -28,7 +28,7 @@
 #include "strbuf.h"
 #include "util.h"
 
-#define TIMER_ACCURACY_USEC (10 * USEC_PER_MSEC)
+#define TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
 #define DETAIL_BODY_MAX 200 /* bytes of a response body quoted in a report */
 
 typedef struct Notifier Notifier;
@@ -194,7 +194,10 @@ int notifier_report_format(const NotifierReport *r, char **ret) {
         if (r->detail)
                 strbuf_printf(&b, ": %s", r->detail);
         if (r->kind == NOTIFIER_REPORT_RETRY)
-                strbuf_printf(&b, "; next attempt in %s", format_duration(d, sizeof(d), r->retry_in_usec));
+                strbuf_printf(
+                        &b,
+                        "; next attempt in %s",
+                        format_duration(d, sizeof(d), r->retry_in_usec / USEC_PER_MSEC * USEC_PER_MSEC));
         if (strbuf_failed(&b))
                 return -ENOMEM;
         *ret = strbuf_steal(&b);
@@ -404,6 +407,18 @@ fail:
                });
 }
 
+/* Stop keeping a notifier's alerts firing: it left the configuration. Alertmanager lets them lapse at their
+ * endsAt (alert_ttl_usec). The records go too, or a later reconfiguration that brings the name back would
+ * resurrect alerts whose incidents may have resolved meanwhile (their "resolved" was never published to a
+ * notifier that was not configured). */
+static void alerts_forget_all(Notifier *n) {
+        while (n->n_alerts > 0) {
+                (void) spool_remove_alert(
+                        n->dirfd, json_string_value(json_object_get(n->alerts[0].incident, "id")));
+                alert_remove_at(n, 0);
+        }
+}
+
 /* ---- loading ---- */
 
 typedef struct LoadContext {
@@ -584,7 +599,7 @@ static int hub_scan(NotifierHub *h) {
                         continue;
                 if (notifier_new(h, name, &n) < 0)
                         continue;
-                if (n->n_queued == 0) {
+                if (n->n_queued == 0 && n->n_alerts == 0) {
                         notifier_free(n); /* nothing to deliver; it is loaded again if configured */
                         continue;
                 }
@@ -825,12 +840,13 @@ int notifier_hub_configure(NotifierHub *h, const NotifierConfig *cfgs, size_t n_
                         continue;
                 if (n->state == NOTIFIER_STATE_READY || n->state == NOTIFIER_STATE_URL_ERROR)
                         n->state = n->url ? NOTIFIER_STATE_RETIRED : NOTIFIER_STATE_ORPHAN;
+                alerts_forget_all(n);
                 if (n->n_queued == 0 && !n->attempt) {
                         hub_unlink(h, n);
                         notifier_free(n);
                         continue;
                 }
-                if (n->state == NOTIFIER_STATE_ORPHAN)
+                if (n->state == NOTIFIER_STATE_ORPHAN && n->n_queued > 0)
                         report(n,
                                (NotifierReport){
                                        .kind = NOTIFIER_REPORT_ORPHAN,
@@ -1049,6 +1065,29 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *userdata) {
 }
 
 static void on_done(CurlGlue *g, CURL *easy, CURLcode result, void *userdata);
+static void batch_remove(Notifier *n, Attempt *a, bool dead);
+
+static void format_failed(Notifier *n, Attempt *a, int error) {
+        if (a->refresh) {
+                size_t k = n->n_alerts;
+                alerts_forget_all(n);
+                n->dead_lettered += k;
+                report_message(
+                        n, NOTIFIER_REPORT_DEAD_LETTER, NULL, k, 0, error, "the alerts cannot be formatted", 0);
+                return;
+        }
+        n->dead_lettered += a->n_batch;
+        report_message(
+                n,
+                NOTIFIER_REPORT_DEAD_LETTER,
+                a->batch[0],
+                a->n_batch,
+                0,
+                error,
+                "the message cannot be formatted",
+                0);
+        batch_remove(n, a, true);
+}
 
 /* Build the request body for the chosen messages (or the alert refresh) and start it. */
 static int attempt_start(Notifier *n, Message **batch, size_t n_batch, bool refresh) {
@@ -1112,6 +1151,14 @@ static int attempt_start(Notifier *n, Message **batch, size_t n_batch, bool refr
                                 &alert, 1, now(CLOCK_REALTIME), h->opts.alert_ttl_usec, &p);
                 }
                 break;
+        }
+        if (r < 0 && r != -ENOMEM) {
+                /* The stored event passed validation but cannot be turned into a request (a limit of the
+                 * format): sending it again cannot help, so it is handled like a permanent rejection. */
+                notifier_payload_done(&p);
+                format_failed(n, a, r);
+                attempt_free(a);
+                return 0;
         }
         if (r < 0)
                 goto fail;
@@ -1296,12 +1343,7 @@ static void on_done(CurlGlue *g, CURL *easy, CURLcode result, void *userdata) {
                 if (a->refresh) {
                         /* Alertmanager rejects our own alert state: re-sending it forever cannot help. */
                         size_t k = n->n_alerts;
-                        while (n->n_alerts > 0) {
-                                (void) spool_remove_alert(
-                                        n->dirfd,
-                                        json_string_value(json_object_get(n->alerts[0].incident, "id")));
-                                alert_remove_at(n, 0);
-                        }
+                        alerts_forget_all(n);
                         n->dead_lettered += k;
                         report_message(
                                 n,
@@ -1340,14 +1382,10 @@ static void on_done(CurlGlue *g, CURL *easy, CURLcode result, void *userdata) {
         notifier_reschedule(n);
 }
 
-static void dispatch(Notifier *n) {
+/* Pick what goes next and start it. Returns 0 when nothing was due or a request started, negative when a
+ * request was due but could not be started. */
+static int dispatch_one(Notifier *n, usec_t now_m) {
         NotifierHub *h = n->hub;
-        usec_t now_m = mono(), not_before;
-        int r;
-
-        expire_messages(n);
-        if (n->attempt || !can_send(n))
-                goto out;
 
         if (n->head) {
                 _cleanup_free_ OutboxEntry *entries = calloc(n->n_queued, sizeof(*entries));
@@ -1355,10 +1393,11 @@ static void dispatch(Notifier *n) {
                 _cleanup_free_ Message **index = calloc(n->n_queued, sizeof(*index));
                 OutboxPolicy p = hub_policy(h);
                 Message **batch;
+                usec_t not_before;
                 size_t i = 0, k;
 
                 if (!entries || !pick || !index)
-                        goto out;
+                        return -ENOMEM;
                 for (Message *m = n->head; m; m = m->next, i++) {
                         entries[i] = (OutboxEntry){ .incident_id = m->incident_id,
                                                     .queued_usec = m->queued_usec };
@@ -1375,25 +1414,44 @@ static void dispatch(Notifier *n) {
                         pick,
                         &not_before);
                 if (k == 0 || not_before > now_m)
-                        goto out;
+                        return 0;
                 if (outbox_mode_for_kind(n->kind) == OUTBOX_CHAT && !token_bucket_take(&n->bucket, now_m))
-                        goto out;
+                        return 0;
                 batch = calloc(k, sizeof(*batch));
                 if (!batch)
-                        goto out;
+                        return -ENOMEM;
                 for (size_t j = 0; j < k; j++)
                         batch[j] = index[pick[j]];
-                r = attempt_start(n, batch, k, false);
-        } else if (
-                n->kind == NOTIFIER_ALERTMANAGER && n->state == NOTIFIER_STATE_READY && n->n_alerts > 0 &&
-                next_send(n, now_m) <= now_m)
-                r = attempt_start(n, NULL, 0, true);
-        else
-                goto out;
+                return attempt_start(n, batch, k, false);
+        }
+        if (n->kind == NOTIFIER_ALERTMANAGER && n->state == NOTIFIER_STATE_READY && n->n_alerts > 0 &&
+            next_send(n, now_m) <= now_m)
+                return attempt_start(n, NULL, 0, true);
+        return 0;
+}
 
+static void dispatch(Notifier *n) {
+        NotifierHub *h = n->hub;
+        int r;
+
+        expire_messages(n);
+        if ((n->state == NOTIFIER_STATE_RETIRED || n->state == NOTIFIER_STATE_ORPHAN) && n->n_queued == 0 &&
+            !n->attempt) {
+                /* Everything it still had has expired. (Freeing an event source from its own callback is
+                 * allowed by sd-event.) */
+                hub_unlink(h, n);
+                notifier_free(n);
+                return;
+        }
+        if (n->attempt || !can_send(n)) {
+                notifier_reschedule(n);
+                return;
+        }
+
+        r = dispatch_one(n, mono());
         if (r < 0) {
                 /* Could not even build or start the request (out of memory, curl refused the handle): treat
-                 * it like a failed attempt so that the back-off applies. */
+                 * it like a failed attempt so that the back-off applies and the loop does not spin. */
                 n->failures++;
                 n->failed_attempts++;
                 usec_t delay = backoff_delay(
@@ -1409,7 +1467,6 @@ static void dispatch(Notifier *n) {
                         "could not start the request",
                         delay);
         }
-out:
         notifier_reschedule(n);
 }
 
@@ -1450,6 +1507,7 @@ int notifier_hub_stats(NotifierHub *h, NotifierStats **ret, size_t *ret_n) {
                         .dead_lettered = n->dead_lettered,
                         .expired = n->expired,
                         .rejected = n->rejected,
+                        .dropped = n->dead_lettered + n->expired + n->rejected,
                         .corrupt = n->corrupt,
                         .coalesced = n->coalesced,
                         .suppressed = n->suppressed,

@@ -217,7 +217,9 @@ int spool_message_parse(const char *data, size_t len, SpoolMessage *ret, const c
         int r;
 
         o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
-        if (!o || !json_is_object(o))
+        if (!o)
+                REASON("not valid JSON (truncated or damaged)");
+        if (!json_is_object(o))
                 REASON("not a JSON object");
         version = json_object_get(o, "homeostat_outbox");
         if (!version || !json_is_integer(version) || json_integer_value(version) != 1)
@@ -509,7 +511,9 @@ static int alert_parse(const char *data, size_t len, const char *name, SpoolAler
         int r;
 
         o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
-        if (!o || !json_is_object(o))
+        if (!o)
+                REASON("not valid JSON (truncated or damaged)");
+        if (!json_is_object(o))
                 REASON("not a JSON object");
         version = json_object_get(o, "homeostat_alert");
         if (!version || !json_is_integer(version) || json_integer_value(version) != 1)

@@ -43,11 +43,13 @@
  *     previous URL, which may be the revoked one). The reason is in its stats and reported.
  *   - A name removed: the notifier is "retired". Its queued messages are still delivered to its last
  *     URL, under the same retry and max_age rules, and the notifier disappears once its queue is empty.
- *     Publishing to it fails with -ENOENT. Its firing alerts are no longer refreshed (Alertmanager
- *     resolves them by their endsAt).
+ *     Publishing to it fails with -ENOENT. Its firing alerts are no longer refreshed and their records
+ *     are dropped: Alertmanager resolves them by their endsAt (within alert_ttl), and configuring the name
+ *     again later does not resurrect alerts whose "resolved" it never received.
  *   - A spool directory found at start whose name is not configured ("orphan"): its messages cannot be
  *     sent (the URL is never stored); they are kept, counted in stats, and delivered if the name is
- *     configured again, else dropped when they reach max_age.
+ *     configured again, else dropped when they reach max_age. Its firing-alert records are dropped as for a
+ *     removed notifier.
  *
  * Asynchronous outcomes (delivered, retry, dead letter, expired, corrupt spool file, URL problem) are
  * handed to the report callback; without one they are logged through log.h (the hub is where those
@@ -142,6 +144,7 @@ typedef struct NotifierStats {
         uint64_t dead_lettered;   /* messages given up on after a permanent failure */
         uint64_t expired;         /* messages dropped at max_age */
         uint64_t rejected;        /* publishes refused because the queue was full */
+        uint64_t dropped;         /* dead_lettered + expired + rejected: events that never got there */
         uint64_t corrupt;         /* spool files moved aside */
         uint64_t coalesced;       /* messages merged into another message */
         uint64_t suppressed;      /* events folded into an "N earlier events suppressed" line */
@@ -154,7 +157,8 @@ typedef struct NotifierStats {
 } NotifierStats;
 
 /* A snapshot, sorted by name. The array is the caller's (free()); its strings belong to the hub and are
- * valid until the next configure or free. */
+ * valid until control returns to the event loop (a retired notifier disappears once drained) or the hub
+ * is reconfigured or freed: copy what you keep. */
 int notifier_hub_stats(NotifierHub *hub, NotifierStats **ret, size_t *ret_n);
 
 typedef enum NotifierReportKind {
