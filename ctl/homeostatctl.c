@@ -10,6 +10,7 @@
 
 #include "ctl.h"
 #include "ctl-api.h"
+#include "ctl-incidents.h"
 #include "macro.h"
 
 typedef struct Verb {
@@ -23,6 +24,9 @@ static const Verb verbs[] = {
         { "check", ctl_check, "[--strict] PATH...", "validate rule files offline" },
         { "status", ctl_status, "[--json]", "summary of the running daemon" },
         { "reload", ctl_reload, "[--json]", "reload the daemon's configuration, print the outcome" },
+        { "incidents", ctl_incidents, "[--json] [--open] [--limit N]", "list incidents, oldest first" },
+        { "incident", ctl_incident, "ID [--json]", "one incident's timeline, with MTTR" },
+        { "silence", ctl_silence, "--rule NAME [--match L=V] --for 1h", "silence incidents (also --list, --expire ID)" },
         { "replay", ctl_replay, "--rules FILE INPUT.csv...", "backtest rules over recorded data" },
 };
 

@@ -3,7 +3,8 @@
  * cusum: sustained small shifts that a per-sample z-score misses (a latency that creeps up by half a
  * sigma and stays there).
  *
- * Model. A robust baseline as in ewma (mean and mean absolute deviation, time-based half-life, default 2 h)
+ * Model. A robust baseline as in ewma (mean and mean absolute deviation, time-based half-life, default 6 h;
+ * the scale remembers 4 times longer, at most 1024 samples)
  * standardizes each sample, z = (x - mean) / sigma. Two one-sided Page CUSUM statistics accumulate the
  * evidence for a shift, with each step clipped at 4 sigma so that a lone spike cannot carry the chart:
  *     S+ = max(0, S+ + min(z, 4) - k),   S- = max(0, S- - max(z, -4) - k),   k = drift (default 0.5).
@@ -19,7 +20,7 @@
  * the default decision interval this is p = 4e-4 (score 0.21).
  *
  * Robustness and re-learning. The baseline learns only while both statistics are below h/2 (in control),
- * so a shift does not teach the baseline. If the chart stays at or above h for 2 baseline half-lives, the
+ * so a shift does not teach the baseline. If the chart stays at or above h for 2 baseline half-lives (12 h), the
  * shift is accepted as the new normal: the mean moves by the CUSUM estimate of the shift,
  * sigma * (k + S/N) with N the samples since the statistic left zero, and the statistics restart.
  * drift 0 is allowed by the rule language; it is used as 0.05 (a zero drift has no stationary state).
@@ -142,7 +143,7 @@ int detector_cusum_update(const DetectorParams *p, void *state, const DetectorSa
                 s->weight = (float) w;
         } else if (s->s_hi < h / 2 && s->s_lo < h / 2 && fabs(z) < MAX(p->threshold, STEP_CLIP)) {
                 s->mean += a * clamp_abs(r, HUBER_C * sigma);
-                s->scale += (float) (a * (fabs(r) - s->scale));
+                s->scale += (float) (MAX(a * 0.25, 1.0 / 1024) * (fabs(r) - s->scale));
                 s->weight = (float) w;
         } else
                 s->weight = (float) (s->weight * d);

@@ -5,7 +5,8 @@
  * Model. Every sample carries weight 1 that halves every `halflife` seconds of data time, so the baseline is
  * a weighted mean over roughly the last 1.44 half-lives whatever the sampling rate, and a gap simply leaves
  * less weight behind (the first samples after a long gap count for more). The scale is the weighted mean
- * absolute deviation of the residuals, reported as a Gaussian-consistent sigma. Each sample is judged
+ * absolute deviation of the residuals (with 4 times the mean's memory, at most 256 samples), reported as a
+ * Gaussian-consistent sigma. Each sample is judged
  * against the baseline *before* it is learned (a prediction, not a fit): z = (x - mean) / sigma.
  *
  * Alarm boundary. Core sigmas describe the bulk of the noise; the alarm boundary, k core sigmas, comes from
@@ -38,6 +39,7 @@
 
 enum {
         EWMA_WARM = 1u << 0,  /* warm-up is over (then first_t is not read again) */
+        EWMA_CALM = 1u << 1,  /* the previous sample was within 2 core sigmas */
         EWMA_QUIET_SHIFT = 8, /* bits 8..15: samples left in the tail's quiet period (TAIL_QUIET) */
 };
 
@@ -77,9 +79,10 @@ static void ewma_init(const DetectorParams *p, void *state) {
         tail_init(&s->tail);
 }
 
-/* Recalibrate the boundary often while the series is young, then every 256 samples. */
+/* Recalibrate the boundary at 16, 32, ... 4096 samples, then every 4096 (a recalibration costs tens of
+ * microseconds; this keeps it to a few nanoseconds per sample). */
 static inline bool recal_due(uint32_t n) {
-        return (n & 255) == 0 || (n < 256 && n >= 16 && (n & (n - 1)) == 0);
+        return (n & 4095) == 0 || (n < 4096 && n >= 16 && (n & (n - 1)) == 0);
 }
 
 int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSample *sample, Verdict *v) {
@@ -96,7 +99,7 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
                 s->weight = 1;
                 s->first_t = s->last_t = t;
                 s->n = 1;
-                s->k = tail_recalibrate(&s->tail, t, p->threshold, 1);
+                s->k = tail_recalibrate(&s->tail, t, p->threshold, 1, 1);
                 verdict_skipped(v);
                 verdict_warming(v);
                 return DETECTOR_OK;
@@ -127,10 +130,11 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
 
         /* The tail histogram, except near samples past the boundary. */
         uint32_t quiet = (s->flags >> EWMA_QUIET_SHIFT) & 0xff;
-        if (_unlikely_(azc >= 2) && quiet == 0)
+        if (_unlikely_(azc >= 2) && (s->flags & EWMA_WARM) &&
+            tail_counts_now(past, s->flags & EWMA_CALM, quiet))
                 tail_count(&s->tail, azc);
         quiet = past ? TAIL_QUIET : quiet > 0 ? quiet - 1 : 0;
-        s->flags = (s->flags & EWMA_WARM) | quiet << EWMA_QUIET_SHIFT;
+        s->flags = (s->flags & EWMA_WARM) | (azc < 2 ? EWMA_CALM : 0) | quiet << EWMA_QUIET_SHIFT;
 
         /* Learn. */
         double w = s->weight * d + 1, a = 1 / w;
@@ -141,7 +145,9 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
                 s->weight = (float) w;
         } else if (!past) {
                 s->mean += a * clamp_abs(r, HUBER_C * core);
-                s->scale += (float) (a * (ar - s->scale));
+                /* The scale remembers 4 times longer (at most 256 samples): a scale averaged over a handful
+                 * of samples is noisy, and its noise would look like heavy tails. */
+                s->scale += (float) (MAX(a * 0.25, 1.0 / 256) * (ar - s->scale));
                 s->weight = (float) w;
         } else
                 s->weight = (float) (s->weight * d);
@@ -170,7 +176,7 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
         if (s->n < UINT32_MAX)
                 s->n++;
         if (_unlikely_(recal_due(s->n)))
-                s->k = tail_recalibrate(&s->tail, t, p->threshold, s->n);
+                s->k = tail_recalibrate(&s->tail, t, p->threshold, 1, s->n);
         return DETECTOR_OK;
 }
 
@@ -195,7 +201,7 @@ static int ewma_check(const DetectorParams *p, const void *state) {
         if (!isfinite(s->last_t) || !isfinite(s->first_t) || s->first_t > s->last_t || !isfinite(s->mean) ||
             !(s->scale >= 0) || !isfinite(s->scale) || !(s->weight >= 0) || !isfinite(s->weight) ||
             !(s->run_time >= 0) || !isfinite(s->run_sum) || s->run == INT32_MIN || !(s->k > 0) ||
-            !isfinite(s->k) || (s->flags & ~(EWMA_WARM | 0xffu << EWMA_QUIET_SHIFT)))
+            !isfinite(s->k) || (s->flags & ~(EWMA_WARM | EWMA_CALM | 0xffu << EWMA_QUIET_SHIFT)))
                 return -EBADMSG;
         return tail_check(&s->tail);
 }

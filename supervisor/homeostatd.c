@@ -16,6 +16,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config-check.h"
+#include "incident-manager.h"
 #include "journal-log.h"
 #include "log.h"
 #include "manager.h"
@@ -167,6 +168,8 @@ static int setup_signals(void) {
 
 static int run(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
+        /* Declared after m: freed before it (it uses the Manager's bus and libcurl glue). */
+        _cleanup_(incident_manager_freep) IncidentManager *im = NULL;
         Config *config = NULL;
         ReloadResult res = {};
         int r;
@@ -229,11 +232,17 @@ static int run(int argc, char *argv[]) {
                 &m);
         if (r < 0)
                 return EXIT_SYSTEM; /* logged */
+        r = incident_manager_new(m, &im);
+        if (r < 0)
+                return EXIT_SYSTEM; /* logged */
         r = manager_start(m);
         if (r < 0) {
                 (void) sd_notifyf(false, "STATUS=Failed to start: %s", strerror(-r));
                 return EXIT_SYSTEM; /* logged */
         }
+        r = incident_manager_start(im);
+        if (r < 0)
+                return EXIT_SYSTEM; /* logged */
 
         r = manager_run(m);
         if (r < 0)

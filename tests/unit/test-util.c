@@ -20,10 +20,24 @@ static void check_double(const char *s) {
 
 static void test_parse_double(void **state) {
         double v;
-        const char *good[] = { "0",      "1",         "-1",       "3.14159",     "1e10",        "1.5E-7",
-                               ".5",     "5.",        "123456789012345678901234", "0.1",   "0.30000000000000004",
-                               "1e-320", "2.2250738585072014e-308", "1.7976931348623157e308", "+42", "9007199254740993",
-                               "0.000001234", "12345.6789e-3" };
+        const char *good[] = { "0",
+                               "1",
+                               "-1",
+                               "3.14159",
+                               "1e10",
+                               "1.5E-7",
+                               ".5",
+                               "5.",
+                               "123456789012345678901234",
+                               "0.1",
+                               "0.30000000000000004",
+                               "1e-320",
+                               "2.2250738585072014e-308",
+                               "1.7976931348623157e308",
+                               "+42",
+                               "9007199254740993",
+                               "0.000001234",
+                               "12345.6789e-3" };
 
         for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
                 check_double(good[i]);
@@ -78,9 +92,9 @@ static void test_utf8(void **state) {
         assert_true(utf8_is_valid("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 16, NULL));
         assert_false(utf8_is_valid("ab\xff", 3, &off));
         assert_int_equal(off, 2);
-        assert_false(utf8_is_valid("\xc0\xaf", 2, &off)); /* overlong */
-        assert_false(utf8_is_valid("\xed\xa0\x80", 3, &off)); /* surrogate */
-        assert_false(utf8_is_valid("\xe2\x82", 2, &off)); /* truncated */
+        assert_false(utf8_is_valid("\xc0\xaf", 2, &off));         /* overlong */
+        assert_false(utf8_is_valid("\xed\xa0\x80", 3, &off));     /* surrogate */
+        assert_false(utf8_is_valid("\xe2\x82", 2, &off));         /* truncated */
         assert_false(utf8_is_valid("\xf4\x90\x80\x80", 4, &off)); /* > U+10FFFF */
 }
 
@@ -128,9 +142,9 @@ static void test_read_full_file(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_double), cmocka_unit_test(test_parse_double_locale),
-                cmocka_unit_test(test_safe_ato),     cmocka_unit_test(test_utf8),
-                cmocka_unit_test(test_distance),     cmocka_unit_test(test_strbuf),
+                cmocka_unit_test(test_parse_double),   cmocka_unit_test(test_parse_double_locale),
+                cmocka_unit_test(test_safe_ato),       cmocka_unit_test(test_utf8),
+                cmocka_unit_test(test_distance),       cmocka_unit_test(test_strbuf),
                 cmocka_unit_test(test_read_full_file),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
