@@ -149,7 +149,9 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp) {
                 if (r >= 0)
                         r = sd_event_source_set_enabled(g->timer, SD_EVENT_ONESHOT);
         } else {
-                r = sd_event_add_time(g->event, &g->timer, CLOCK_MONOTONIC, when, 0, on_timer, g);
+                /* Accuracy 1 µs: 0 would mean sd-event's default of 250 ms, which delays every curl
+                 * timeout and every "run me again soon" that curl asks for. */
+                r = sd_event_add_time(g->event, &g->timer, CLOCK_MONOTONIC, when, 1, on_timer, g);
                 if (r >= 0)
                         (void) sd_event_source_set_description(g->timer, "curl-timer");
         }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl-api.h"
 #include "macro.h"
 
 typedef struct Verb {
@@ -20,6 +21,8 @@ typedef struct Verb {
 
 static const Verb verbs[] = {
         { "check", ctl_check, "[--strict] PATH...", "validate rule files offline" },
+        { "status", ctl_status, "[--json]", "summary of the running daemon" },
+        { "reload", ctl_reload, "[--json]", "reload the daemon's configuration, print the outcome" },
         { "replay", ctl_replay, "--rules FILE INPUT.csv...", "backtest rules over recorded data" },
 };
 
