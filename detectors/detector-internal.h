@@ -238,6 +238,10 @@ static inline bool tail_due(const TailCal *c, double t, uint32_t n) {
  * several tests per sample splits it, so that together they keep the rate). */
 float tail_recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n);
 
+/* Only the empirical part, for statistics that are not z-like (no fit, no Gaussian floor): the level above
+ * the highest one the data shows (at least 3 times) to be exceeded more often than alpha, or 0. */
+float tail_empirical(TailCal *c, double t, double threshold, double share, uint32_t n);
+
 static inline void verdict_skipped(Verdict *v) {
         *v = (Verdict){ .score = 0, .p = 1, .expected = NAN, .lower = NAN, .upper = NAN };
 }

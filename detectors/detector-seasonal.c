@@ -3,40 +3,53 @@
  * seasonal: the general-purpose default. A robust baseline that knows the daily and weekly rhythm.
  *
  * Model. Up to three candidate predictors run side by side, each with its own robust level and scale:
- *   flat    expected = L0                                 (an ewma with a 1 h half-life: the fallback)
- *   daily   expected = L1 + D(phase of day)
+ *   flat    expected = L0                                 (level half-life 1 h: the fallback)
+ *   daily   expected = L1 + D(phase of day)               (level half-life 30 min)
  *   weekly  expected = L2 + D(phase of day) + W(phase of week)   (with period [1w] alone: L2 + W)
  * D and W are seasonal profiles kept as fixed phase bins (daily: `resolution`, default 15 min, 96 bins;
- * weekly: max(resolution, 1 h), 168 bins) and read with linear interpolation between bin centres. The
- * profiles are learned against a slow (12 h) de-seasonalized reference level, so they learn the shape
- * while the candidate levels follow drifts.
+ * weekly: max(resolution, 1 h), 168 bins), read with linear interpolation between bin centres except across
+ * a step (neighbouring bins more than 3 core sigmas apart: a square daily edge). D is the average daily
+ * shape, learned against a slow (12 h) de-seasonalized reference level; W is the week's deviation from it.
+ * So the profiles learn the shape while the candidate levels follow drifts.
  *
  * Per sample (O(1), no GSL, no allocation): find the phases from local_t, predict with every candidate,
- * judge the sample with the active candidate (z = residual / robust sigma, Student-t(10) tail), then learn:
- * levels and scales by Huber-clipped time-decayed updates that skip samples past the threshold, the two
- * profile bins of this phase by clipped running means, and each candidate's out-of-sample error.
+ * judge the sample with the active candidate, then learn: levels and scales by Huber-clipped time-decayed
+ * updates that skip samples past the boundary, the profile bins of this phase by clipped running means, a
+ * per-phase relative noise level (noise often follows load), and each candidate's out-of-sample error.
  *
- * Periodic refit (every hour of data time, the weekly profile every 6 hours; this is where GSL works): decay
- * the bin weights (profile half-life: 4 cycles), fit a weighted harmonic regression to each profile's bins
- * (8 harmonics per day, 7 per week; normal equations solved with gsl_linalg_cholesky on stack matrices),
- * shrink each bin towards that fit in proportion to how little data it has (so sparse bins and small gaps
- * borrow from their neighbours), centre the profile, and choose the active candidate.
+ * Judging. Three tests share the false-alarm budget (a third each): the sample itself (z = residual over the
+ * phase's core sigma), a shift chart (an exponentially weighted mean of the clipped z, about 6 samples of
+ * memory: a level shift too small for one sample) and a variance chart (the same of |z| minus its long-run
+ * mean: a burst of noise). Each has its own boundary from tail calibration (detector-internal.h), so heavy
+ * tails, recurring blips and a model that is a little off for hours do not alarm; the verdict reports the
+ * most surprising of the three, scaled so that each boundary sits at |z| = threshold (Student-t(10) score).
+ *
+ * Periodic refit (GSL's part): every hour of data time the active candidate is chosen; the daily profile is
+ * refitted every 6 hours and the weekly one daily (hourly until they first fit): decay the bin weights
+ * (profile half-life: 4 cycles), fit a weighted harmonic regression to the bins (6 harmonics per day, 5 per
+ * week; normal equations solved with gsl_linalg_cholesky on stack matrices), shrink each bin towards that
+ * fit in proportion to how little data it has (sparse bins and small gaps borrow from their neighbours),
+ * and centre the profile. Tail calibrations run when the sample count has doubled, then every 4096 samples.
  *
  * Periods. With `period` unset the candidates compete: a profile becomes eligible once it is fitted (a full
- * cycle seen, no gap longer than 1/8 of the cycle) and has been evaluated out of sample for a full cycle;
- * the active candidate is the one with the smallest mean absolute prediction error after a complexity
- * penalty (daily +5 %, weekly +10 %), with 3 % hysteresis. So a series without rhythm stays flat, a daily
- * one switches to daily after about two days, a weekly one to weekly after about two weeks -- useful from
- * the first hours (flat), better every cycle. A configured period forces that candidate once its profile
- * is fitted; until then the flat candidate answers.
+ * cycle seen, no gap longer than 1/8 of the cycle) and has been evaluated out of sample for a day (daily) or
+ * two days (weekly); the active candidate is the one with the smallest mean absolute prediction error after
+ * a complexity penalty (daily +5 %, weekly +10 %), with 3 % hysteresis. So a series without rhythm stays
+ * flat, a daily one switches to daily after about two days, a weekly one to weekly after about nine --
+ * useful from the first hours (flat), better every cycle. A configured period forces that candidate once
+ * its profile is fitted; until then the flat candidate answers.
  *
- * Robustness. Anomalous samples teach neither the levels nor the (mature) profile bins. A lasting change of
- * level is re-learned: once a run of samples beyond 1 sigma on one side has lasted 3 hours (and 5 samples),
- * every level jumps by the run's mean residual. A lasting change of variance widens the band step by step.
+ * Robustness. Samples past the boundary teach neither the levels nor the (mature) profile bins. A lasting
+ * change of level is re-learned: once a run of samples beyond 1 core sigma on one side has lasted 3 hours
+ * (and 5 samples), every level jumps by the run's mean residual; a moderate shift the shift chart flags is
+ * followed by the levels (30 min half-life) and so resolves in about an hour. A lasting change of variance
+ * widens the band step by step. Core sigmas never fall below 2 % of the series' overall spread (noise-free
+ * series).
  *
- * Memory (default, period detection): 232 bytes of header + 12 bytes per bin (raw, weight, fitted; floats,
- * holding deviations from the level so float precision is relative to the seasonal amplitude) = 3 400 bytes
- * per series. [1d] alone: 1 384 bytes. Worst case (resolution 1 min, both periods): 37 KB.
+ * Memory (default, period detection): a 504-byte header (levels, scales, charts, three tail histograms) and
+ * 4-byte floats per bin -- 5 per daily bin, 4 per weekly bin: 5 112 bytes per series. [1d] alone: 2 424
+ * bytes; [1w] alone: 3 192; the worst case (resolution 1m): 32 KB. Profile floats hold deviations from the
+ * level, so their precision is relative to the seasonal amplitude, not to the level.
  *
  * Warm-up default: 2 hours and 24 samples.
  */

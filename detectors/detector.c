@@ -369,7 +369,9 @@ static double tail_fit_nu(const TailCal *c, const double *above) {
         return exp(CLAMP(x, x0, x2));
 }
 
-float tail_recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n_now) {
+/* Fold the samples since the last recalibration into the histogram (fading old counts) and return the
+ * per-sample false-alarm budget alpha. */
+static double tail_fold(TailCal *c, double t, double threshold, double share, uint32_t n_now) {
         uint32_t since = n_now - c->n_checkpoint;
         if (since > 0) {
                 if (!isnan(c->checkpoint_t) && t > c->checkpoint_t) {
@@ -394,7 +396,21 @@ float tail_recalibrate(TailCal *c, double t, double threshold, double share, uin
         double interval = c->dt_mean > 0 ? c->dt_mean : TAIL_REF_INTERVAL;
         double alpha = share * erfc(threshold / M_SQRT2) *
                 CLAMP(interval / TAIL_REF_INTERVAL, 1.0 / 3600, 12.0);
-        alpha = CLAMP(alpha, 1e-300, 0.5);
+        return CLAMP(alpha, 1e-300, 0.5);
+}
+
+float tail_empirical(TailCal *c, double t, double threshold, double share, uint32_t n_now) {
+        double alpha = tail_fold(c, t, threshold, share, n_now), n = c->total + TAIL_PRIOR_WEIGHT, above = 0;
+        for (int j = TAIL_LEVELS - 1; j >= 0; j--) {
+                above += c->counts[j];
+                if (above >= TAIL_SEEN && above / n > alpha)
+                        return (float) (j + 1 < TAIL_LEVELS ? tail_level(j + 1) : 1.5 * tail_level(j));
+        }
+        return 0;
+}
+
+float tail_recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n_now) {
+        double alpha = tail_fold(c, t, threshold, share, n_now);
         double k_min = gsl_cdf_ugaussian_Qinv(alpha / 2); /* the boundary is never tighter than Gaussian */
 
         /* Survival at each level, data plus prior. */
