@@ -400,12 +400,19 @@ static int note_source_refs(RuleAux *aux, const Selector *sel, const Node *v) {
         return 0;
 }
 
-/* http:// or https://, a host, no white space. */
-static int check_url(Ctx *x, const char *name, const Node *v, const char *s) {
+/* http:// or https://, a host, no white space. A secret URL (a notifier's webhook: whoever has it can post
+ * to the channel) is never quoted, not even in part: diagnostics end up in logs and the journal. */
+static int check_url(Ctx *x, const char *name, const Node *v, const char *s, bool secret) {
         const char *rest = startswith(s, "http://") ?: startswith(s, "https://");
         if (!rest) {
                 const char *colon = strstr(s, "://");
-                if (colon)
+                if (secret)
+                        err_at(x,
+                               v->loc,
+                               "'%s': only http:// and https:// URLs are supported (expected http://HOST[:PORT]/PATH; "
+                               "the value is not shown, it may hold a secret)",
+                               name);
+                else if (colon)
                         err_at(x,
                                v->loc,
                                "'%s': only http:// and https:// URLs are supported, not '%.*s'",
@@ -431,9 +438,9 @@ static int check_url(Ctx *x, const char *name, const Node *v, const char *s) {
         return 0;
 }
 
-static int need_url(Ctx *x, const char *name, const Node *v, char **ret) {
+static int need_url(Ctx *x, const char *name, const Node *v, bool secret, char **ret) {
         const char *s = need_scalar(x, name, v, "a URL");
-        if (!s || check_url(x, name, v, s) < 0)
+        if (!s || check_url(x, name, v, s, secret) < 0)
                 return -EINVAL;
         char *c = strdup(s);
         if (!c)
@@ -679,7 +686,7 @@ static int parse_source(Ctx *x, const Node *m) {
                         r = need_name(x, "source", v, true, &src->name, &name_loc);
                 else if (streq(k, "prometheus") || streq(k, "http_probe")) {
                         kind = streq(k, "prometheus") ? SOURCE_PROMETHEUS : SOURCE_HTTP_PROBE;
-                        r = need_url(x, k, v, &src->url);
+                        r = need_url(x, k, v, false, &src->url);
                 } else if (streq(k, "systemd")) {
                         kind = SOURCE_SYSTEMD;
                         r = 0;
@@ -831,7 +838,7 @@ static int parse_notifier(Ctx *x, const Node *m) {
                         }
                 } else if (streq(k, "url")) {
                         from = URL_FROM_LITERAL;
-                        r = need_url(x, k, v, &val);
+                        r = need_url(x, k, v, true, &val);
                         if (r >= 0)
                                 warn_at(x,
                                         m->pairs[i].key->loc,
@@ -1826,7 +1833,7 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
                 } else if (streq(k, "url")) {
                         r = need_template(x, aux, k, v, false, &s->url, &has_vars);
                         if (r == 0 && !has_vars)
-                                r = check_url(x, k, v, s->url.text);
+                                r = check_url(x, k, v, s->url.text, false);
                         else if (r == 0 && !startswith(s->url.text, "http://") && !startswith(s->url.text, "https://")) {
                                 err_at(x,
                                        v->loc,
