@@ -172,7 +172,7 @@ bool spool_parse_message_file_name(const char *name, uint64_t *ret_seq) {
                         return false;
         memcpy(digits, name, 20);
         digits[20] = 0;
-        if (safe_atou64(digits, &seq) < 0)
+        if (safe_atou64(digits, &seq) < 0 || seq == 0 || seq > SPOOL_SEQ_MAX)
                 return false;
         *ret_seq = seq;
         return true;
@@ -246,6 +246,8 @@ int spool_write_message(int dirfd, const SpoolMessage *m) {
         char name[SPOOL_NAME_MAX];
         int r;
 
+        if (m->seq == 0 || m->seq > SPOOL_SEQ_MAX)
+                return -ERANGE;
         r = spool_message_serialize(m, &data);
         if (r < 0)
                 return r;
