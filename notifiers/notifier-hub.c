@@ -46,6 +46,7 @@ struct Message {
 
 struct Attempt {
         Notifier *notifier;
+        char *url; /* the URL this request went to (the notifier's may be rotated meanwhile): a secret */
         CURL *easy;
         struct curl_slist *headers;
         CurlBody body;
@@ -543,6 +544,7 @@ static void attempt_free(Attempt *a) {
         }
         curl_slist_free_all(a->headers);
         strbuf_done(&a->body.buf);
+        free(a->url);
         free(a->retry_after);
         for (size_t i = 0; i < a->n_batch; i++)
                 a->batch[i]->in_flight = false;
@@ -1165,6 +1167,11 @@ static int attempt_start(Notifier *n, Message **batch, size_t n_batch, bool refr
         a->n_shown = p.n_shown;
         a->n_suppressed = p.n_suppressed;
 
+        a->url = strdup(n->url);
+        if (!a->url) {
+                r = -ENOMEM;
+                goto fail;
+        }
         r = curl_glue_easy_new(n->endpoint, h->opts.request_timeout_usec, &a->easy);
         if (r < 0)
                 goto fail;
@@ -1270,7 +1277,7 @@ static void on_done(CurlGlue *g, CURL *easy, CURLcode result, void *userdata) {
                 if (!transport_ok)
                         detail = strdup(curl_easy_strerror(result));
                 else {
-                        scrubbed = scrub_body(strbuf_str(&a->body.buf), a->body.buf.len, n->url);
+                        scrubbed = scrub_body(strbuf_str(&a->body.buf), a->body.buf.len, a->url);
                         if (asprintf(
                                     &detail,
                                     "HTTP %ld%s%s",
