@@ -587,7 +587,7 @@ static int step_prepare(const Step *s, const TemplateVars *vars, Prepared *p, ch
                         p->target = NULL;
                         return -ENOMEM;
                 }
-                if (s->action == ACTION_KILL && (s->signal <= 0 || s->signal >= SIGRTMAX))
+                if (s->action == ACTION_KILL && (s->signal <= 0 || s->signal > SIGRTMAX))
                         return fail_msg(ret_error, -EINVAL, "signal %d is not a valid signal", s->signal);
                 if (s->action == ACTION_LIMIT) {
                         p->limits = (LimitValues){
