@@ -79,6 +79,7 @@ struct ConfigBuilder {
         RuleAux *aux; /* parallel to c->rules */
         Location *source_name_locs;
         Location *notifier_name_locs;
+        size_t aux_alloc, source_name_locs_alloc, notifier_name_locs_alloc;
         bool incomplete; /* a file could not be parsed */
 };
 
@@ -668,7 +669,7 @@ static int parse_source(Ctx *x, const Node *m) {
         r = grow((void **) &c->sources, &b->sources_alloc, c->n_sources + 1, sizeof(SourceConfig));
         if (r < 0)
                 return r;
-        r = grow((void **) &b->source_name_locs, &(size_t){ c->n_sources }, c->n_sources + 1, sizeof(Location));
+        r = grow((void **) &b->source_name_locs, &b->source_name_locs_alloc, c->n_sources + 1, sizeof(Location));
         if (r < 0)
                 return r;
         src = &c->sources[c->n_sources++];
@@ -812,7 +813,7 @@ static int parse_notifier(Ctx *x, const Node *m) {
                 return r;
         r = grow(
                 (void **) &b->notifier_name_locs,
-                &(size_t){ c->n_notifiers },
+                &b->notifier_name_locs_alloc,
                 c->n_notifiers + 1,
                 sizeof(Location));
         if (r < 0)
@@ -2143,7 +2144,7 @@ static int parse_rule(Ctx *x, const Node *m) {
         r = grow((void **) &c->rules, &b->rules_alloc, c->n_rules + 1, sizeof(Rule));
         if (r < 0)
                 return r;
-        r = grow((void **) &b->aux, &(size_t){ c->n_rules }, c->n_rules + 1, sizeof(RuleAux));
+        r = grow((void **) &b->aux, &b->aux_alloc, c->n_rules + 1, sizeof(RuleAux));
         if (r < 0)
                 return r;
         rule = &c->rules[c->n_rules];
@@ -2611,6 +2612,7 @@ int config_builder_finish(ConfigBuilder *b, Config **ret) {
                 rule_aux_done(&b->aux[i]);
         free(b->aux);
         b->aux = NULL;
+        b->aux_alloc = 0;
         *ret = TAKE_PTR(b->c);
         return 0;
 }
