@@ -24,6 +24,14 @@ int parse_double(const char *s, size_t len, double *ret);
  * offset of the first bad byte. */
 bool utf8_is_valid(const char *s, size_t len, size_t *ret_offset);
 
+/* Decode the one UTF-8 sequence that starts s[0..len) (len > 0): returns its length in bytes (1..4) and
+ * the code point in *ret_cp, or -EILSEQ for a byte that starts no valid sequence (malformed, overlong,
+ * truncated, a surrogate or above U+10FFFF; *ret_cp is untouched). */
+int utf8_decode(const char *s, size_t len, uint32_t *ret_cp);
+
+/* Encode a code point (at most U+10FFFF) as UTF-8; returns the number of bytes written to out (1..4). */
+size_t utf8_encode(uint32_t cp, char out[static 4]);
+
 /* Read a whole file into a NUL-terminated buffer. -EFBIG if it is larger than max_bytes. */
 int read_full_file(const char *path, size_t max_bytes, char **ret_data, size_t *ret_size);
 

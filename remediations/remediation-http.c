@@ -98,11 +98,11 @@ char *text_excerpt(const char *s, size_t len, size_t max) {
                         i++;
                 } else {
                         /* Copy one whole valid UTF-8 sequence, or replace the bad byte. */
-                        size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-                        size_t bad;
-                        if (n > 1 && i + n <= len && utf8_is_valid(s + i, n, &bad)) {
-                                strbuf_append(&b, s + i, n);
-                                i += n;
+                        uint32_t cp;
+                        int n = utf8_decode(s + i, len - i, &cp);
+                        if (n > 1) {
+                                strbuf_append(&b, s + i, (size_t) n);
+                                i += (size_t) n;
                         } else {
                                 strbuf_putc(&b, '?');
                                 i++;
