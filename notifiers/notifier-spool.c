@@ -505,7 +505,7 @@ int spool_remove_alert(int dirfd, const char *incident_id) {
         return spool_sync(sub);
 }
 
-static int alert_parse(const char *data, size_t len, const char *name, SpoolAlert *ret, const char **ret_reason) {
+int spool_alert_parse(const char *data, size_t len, const char *name, SpoolAlert *ret, const char **ret_reason) {
         _cleanup_json_ json_t *o = NULL, *incident = NULL, *event = NULL;
         _cleanup_free_ char *expected = NULL;
         const json_t *version;
@@ -573,7 +573,7 @@ int spool_load_alerts(int dirfd, SpoolAlert **ret, size_t *ret_n, SpoolReportFn 
                                 r = -ENOMEM;
                                 goto fail;
                         }
-                        r = alert_parse(data, size, names[i], &v[n], &reason);
+                        r = spool_alert_parse(data, size, names[i], &v[n], &reason);
                         if (r == -ENOMEM)
                                 goto fail;
                         if (r >= 0) {

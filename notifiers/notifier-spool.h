@@ -93,6 +93,9 @@ int spool_load_messages(
 int spool_write_alert(int dirfd, const json_t *incident, const json_t *event);
 int spool_remove_alert(int dirfd, const char *incident_id);
 int spool_load_alerts(int dirfd, SpoolAlert **ret, size_t *ret_n, SpoolReportFn report, void *userdata);
+/* Parse a stored alert; name is its file name, which must be "<incident id>.json". -EINVAL with a static
+ * reason for anything unexpected. */
+int spool_alert_parse(const char *data, size_t len, const char *name, SpoolAlert *ret, const char **ret_reason);
 
 /* Number of files in dirfd/subdir (0 if it does not exist). */
 size_t spool_count_files(int dirfd, const char *subdir);
