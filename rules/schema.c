@@ -92,24 +92,28 @@ typedef struct Ctx {
 
 static void err_at(Ctx *x, Location loc, const char *fmt, ...) _printf_(3, 4);
 static void err_at(Ctx *x, Location loc, const char *fmt, ...) {
-        _cleanup_free_ char *m = NULL;
         va_list ap;
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
+        diag_addv(x->d, SEVERITY_ERROR, loc, fmt, ap);
         va_end(ap);
-        diag_error(x->d, loc, "%s", m ?: "(out of memory)");
 }
 
 static void warn_at(Ctx *x, Location loc, const char *fmt, ...) _printf_(3, 4);
 static void warn_at(Ctx *x, Location loc, const char *fmt, ...) {
-        _cleanup_free_ char *m = NULL;
         va_list ap;
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
+        diag_addv(x->d, SEVERITY_WARNING, loc, fmt, ap);
         va_end(ap);
-        diag_warning(x->d, loc, "%s", m ?: "(out of memory)");
+}
+
+/* Replace *ret with a copy of s (what every need_*() stores once s is validated). */
+static int set_string(char **ret, const char *s) {
+        char *c = strdup(s);
+        if (!c)
+                return -ENOMEM;
+        free(*ret);
+        *ret = c;
+        return 0;
 }
 
 static const char *nearest(const char *word, const char *const *known) {
@@ -167,12 +171,7 @@ static int need_string(Ctx *x, const char *name, const Node *v, char **ret) {
                 err_at(x, v->loc, "'%s' must not be empty", name);
                 return -EINVAL;
         }
-        char *c = strdup(s);
-        if (!c)
-                return -ENOMEM;
-        free(*ret);
-        *ret = c;
-        return 0;
+        return set_string(ret, s);
 }
 
 static int need_number(Ctx *x, const char *name, const Node *v, double *ret) {
@@ -443,12 +442,7 @@ static int need_url(Ctx *x, const char *name, const Node *v, bool secret, char *
         const char *s = need_scalar(x, name, v, "a URL");
         if (!s || check_url(x, name, v, s, secret) < 0)
                 return -EINVAL;
-        char *c = strdup(s);
-        if (!c)
-                return -ENOMEM;
-        free(*ret);
-        *ret = c;
-        return 0;
+        return set_string(ret, s);
 }
 
 static int need_abs_path(Ctx *x, const char *name, const Node *v, size_t max, char **ret) {
@@ -463,12 +457,7 @@ static int need_abs_path(Ctx *x, const char *name, const Node *v, size_t max, ch
                 err_at(x, v->loc, "'%s' is longer than %zu bytes", name, max);
                 return -EINVAL;
         }
-        char *c = strdup(s);
-        if (!c)
-                return -ENOMEM;
-        free(*ret);
-        *ret = c;
-        return 0;
+        return set_string(ret, s);
 }
 
 /* host:port, [v6]:port. */
@@ -513,12 +502,7 @@ static int need_address(Ctx *x, const char *name, const Node *v, char **ret) {
                        name);
                 return -EINVAL;
         }
-        char *c = strdup(s);
-        if (!c)
-                return -ENOMEM;
-        free(*ret);
-        *ret = c;
-        return 0;
+        return set_string(ret, s);
 }
 
 /* Parse a selector value and report a syntax error at its exact column. */
