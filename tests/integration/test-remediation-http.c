@@ -153,16 +153,7 @@ static void test_templated_url(void **state) {
         char *targets[] = { allowed }, *wrong[] = { (char *) "http://127.0.0.1:*/fail/*" };
 
         s.url = tmpl(u);
-        s.targets = wrong;
-        s.n_targets = 1;
-        run_step(ctx, event, &s, &vars, &r, WAIT);
-        assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
-        assert_true(contains(r.message, "allow-list"));
-
-        s.targets = targets;
-        s.n_targets = 1;
-        run_step(ctx, event, &s, &vars, &r, WAIT);
-        assert_int_equal(r.outcome, ACTION_OUTCOME_SUCCEEDED);
+        run_allow_list(ctx, event, &s, &vars, wrong, targets, &r, WAIT);
         log = request_log();
         assert_true(contains(log, "POST /ok/web1 HTTP/1.1\n"));
 
@@ -215,18 +206,14 @@ int main(void) {
         signal(SIGPIPE, SIG_IGN);
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                 return 1;
-        r = peer_http_start(&peer);
-        if (r < 0) {
-                fprintf(stderr, "the HTTP receiver did not start: %s\n", strerror(-r));
-                return 1;
-        }
+        r = peer_start_verdict(peer_http_start(&peer), "the HTTP receiver");
+        if (r != 0)
+                return r;
         if (sd_event_new(&event) < 0 || curl_glue_new(event, &glue) < 0 ||
-            remediation_ctx_new(event, NULL, glue, 0, &ctx) < 0 ||
-            remediation_ctx_new(event, NULL, glue, REMEDIATION_DRY_RUN, &ctx_dry) < 0)
+            contexts_new(event, NULL, glue, &ctx, &ctx_dry) < 0)
                 return 1;
         r = cmocka_run_group_tests(tests, NULL, NULL);
-        remediation_ctx_free(ctx);
-        remediation_ctx_free(ctx_dry);
+        contexts_free(ctx, ctx_dry);
         curl_glue_free(glue);
         sd_event_unref(event);
         peer_http_stop(peer);
