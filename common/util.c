@@ -265,13 +265,18 @@ bool utf8_is_valid(const char *s, size_t len, size_t *ret_offset) {
 
 int read_full_file(const char *path, size_t max_bytes, char **ret_data, size_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, alloc = 0;
-        struct stat st;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
+        return read_full_fd(fd, max_bytes, ret_data, ret_size);
+}
+
+int read_full_fd(int fd, size_t max_bytes, char **ret_data, size_t *ret_size) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, alloc = 0;
+        struct stat st;
+
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (S_ISDIR(st.st_mode))

@@ -34,6 +34,8 @@ size_t utf8_encode(uint32_t cp, char out[static 4]);
 
 /* Read a whole file into a NUL-terminated buffer. -EFBIG if it is larger than max_bytes. */
 int read_full_file(const char *path, size_t max_bytes, char **ret_data, size_t *ret_size);
+/* The same from an open file descriptor, read from its current position to the end (not closed). */
+int read_full_fd(int fd, size_t max_bytes, char **ret_data, size_t *ret_size);
 
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t string_distance(const char *a, const char *b);
