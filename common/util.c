@@ -321,6 +321,76 @@ int read_full_fd(int fd, size_t max_bytes, char **ret_data, size_t *ret_size) {
         return 0;
 }
 
+void secret_list_done(SecretList *l) {
+        strv_free_n(l->v, l->n);
+        *l = (SecretList){};
+}
+
+static int secret_list_push(SecretList *l, const char *s, size_t len) {
+        char **v, *c;
+
+        for (size_t i = 0; i < l->n; i++)
+                if (strlen(l->v[i]) == len && memcmp(l->v[i], s, len) == 0)
+                        return 0;
+        c = strndup(s, len);
+        if (!c)
+                return -ENOMEM;
+        v = reallocarray(l->v, l->n + 1, sizeof(char *));
+        if (!v) {
+                free(c);
+                return -ENOMEM;
+        }
+        l->v = v;
+        l->v[l->n++] = c;
+        return 0;
+}
+
+int secret_list_add(SecretList *l, const char *s, const char *delims, size_t min_len, bool whole) {
+        int r;
+
+        if (!s || !*s)
+                return 0;
+        if (whole) {
+                r = secret_list_push(l, s, strlen(s));
+                if (r < 0)
+                        return r;
+        }
+        for (const char *p = s; *p;) {
+                size_t k = strcspn(p, delims);
+                if (k >= MAX(min_len, (size_t) 1)) {
+                        r = secret_list_push(l, p, k);
+                        if (r < 0)
+                                return r;
+                }
+                p += k;
+                if (*p)
+                        p++;
+        }
+        return 0;
+}
+
+void secret_list_mask(const SecretList *l, char *buf, size_t len, bool truncated) {
+        for (size_t i = 0; i < l->n; i++) {
+                size_t sl = strlen(l->v[i]);
+                char *p = buf, *end = buf + len;
+
+                if (sl == 0)
+                        continue;
+                while ((size_t) (end - p) >= sl && (p = memmem(p, (size_t) (end - p), l->v[i], sl))) {
+                        memset(p, '*', sl);
+                        p += sl;
+                }
+                if (!truncated)
+                        continue;
+                /* The longest beginning of the secret that buf ends with. */
+                for (size_t k = MIN(sl - 1, len); k > 0; k--)
+                        if (memcmp(buf + len - k, l->v[i], k) == 0) {
+                                memset(buf + len - k, '*', k);
+                                break;
+                        }
+        }
+}
+
 size_t string_distance(const char *a, const char *b) {
         size_t la = strlen(a), lb = strlen(b);
         size_t row[65];

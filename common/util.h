@@ -37,6 +37,21 @@ int read_full_file(const char *path, size_t max_bytes, char **ret_data, size_t *
 /* The same from an open file descriptor, read from its current position to the end (not closed). */
 int read_full_fd(int fd, size_t max_bytes, char **ret_data, size_t *ret_size);
 
+/* Secrets (a webhook URL's path, a query, header values) that a peer may echo in a response we quote. */
+typedef struct SecretList {
+        char **v;
+        size_t n;
+} SecretList;
+
+void secret_list_done(SecretList *l);
+/* Add the pieces of s between any of the bytes in delims that are at least min_len bytes long, and s
+ * itself if `whole` (and it is not empty). */
+int secret_list_add(SecretList *l, const char *s, const char *delims, size_t min_len, bool whole);
+/* Overwrite with '*' every occurrence of every secret in buf[0..len). When buf was cut off at a size
+ * limit (truncated), also the start of a secret that buf ends with, so that no first bytes of a token
+ * survive the cut. Mask before shortening a text for display, never after. */
+void secret_list_mask(const SecretList *l, char *buf, size_t len, bool truncated);
+
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t string_distance(const char *a, const char *b);
 
