@@ -85,6 +85,47 @@ static void test_credentials_redacted(void **state) {
         captured_done(&r);
 }
 
+/* An API that quotes the request back in its error answer must not carry the step's secrets into the
+ * result: the URL's user and password (also as the Basic credentials curl sends), its query, header
+ * values and the body are masked in the excerpt. */
+static void test_echoed_secrets_masked(void **state) {
+        _cleanup_free_ char *u = NULL, *plain = url("/echo");
+        Captured r = {};
+        Step s = step_new(ACTION_HTTP);
+        HttpHeader headers[] = { { tmpl("X-Api-Key"), tmpl("Key k3y-s3cret") } };
+
+        assert_true(asprintf(&u, "http://admin:pa55word@127.0.0.1:%u/echo?token=t0ken&x=1", peer->port) > 0);
+        s.url = tmpl(u);
+        s.method = (char *) "PUT";
+        run_step(ctx, event, &s, NULL, &r, WAIT);
+        assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
+        assert_string_equal(captured_attr(&r, "http_status"), "400");
+        assert_true(contains(captured_attr(&r, "response_excerpt"), "PUT /echo?"));
+        assert_true(contains(captured_attr(&r, "response_excerpt"), "Authorization: Basic "));
+        assert_true(contains(r.message, "answered 400: "));
+        assert_false(captured_mentions(&r, "pa55word"));
+        assert_false(captured_mentions(&r, "t0ken"));
+        assert_false(captured_mentions(&r, "YWRtaW46cGE1NXdvcmQ")); /* base64("admin:pa55word") */
+
+        /* One thing at a time, so that each lands inside the 160 characters quoted. */
+        s.url = tmpl(plain);
+        s.headers = headers;
+        s.n_headers = 1;
+        run_step(ctx, event, &s, NULL, &r, WAIT);
+        assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
+        assert_true(contains(captured_attr(&r, "response_excerpt"), "X-Api-Key: "));
+        assert_false(captured_mentions(&r, "k3y-s3cret"));
+
+        s.headers = NULL;
+        s.n_headers = 0;
+        s.body = tmpl("{\"reason\": \"b0dy-s3cret-value\"}");
+        run_step(ctx, event, &s, NULL, &r, WAIT);
+        assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
+        assert_true(contains(captured_attr(&r, "response_excerpt"), "PUT /echo HTTP/1.1"));
+        assert_false(captured_mentions(&r, "b0dy-s3cret-value"));
+        captured_done(&r);
+}
+
 static void test_statuses(void **state) {
         _cleanup_free_ char *fail = url("/fail"), *ok = url("/ok"), *log = NULL;
         unsigned want_202[] = { 202 }, want_500[] = { 500 };
@@ -196,6 +237,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ok_with_headers_and_body),
                 cmocka_unit_test(test_credentials_redacted),
+                cmocka_unit_test(test_echoed_secrets_masked),
                 cmocka_unit_test(test_statuses),
                 cmocka_unit_test(test_hang_reset_refused),
                 cmocka_unit_test(test_templated_url),
