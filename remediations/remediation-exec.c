@@ -390,14 +390,20 @@ static int on_transient_started(sd_bus_message *m, void *userdata, sd_bus_error 
         return 0;
 }
 
+/* Open one (sv) entry of a property array, its variant holding `contents`; two closes end it. */
+static int property_open(sd_bus_message *m, const char *name, const char *contents) {
+        int r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", name);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', contents);
+        return r;
+}
+
 static int append_exec_start(sd_bus_message *m, char **argv) {
         int r;
 
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "ExecStart");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+        r = property_open(m, "ExecStart", "a(sasb)");
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(sasb)");
         if (r >= 0)
@@ -492,11 +498,7 @@ static int start_transient(Action *a) {
         r = append_exec_start(m, e->spec.argv);
         if (r < 0)
                 return r;
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "Environment");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "as");
+        r = property_open(m, "Environment", "as");
         if (r >= 0)
                 r = sd_bus_message_append_strv(m, e->spec.env);
         if (r >= 0)
