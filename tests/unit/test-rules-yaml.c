@@ -182,9 +182,9 @@ static void test_rejections(void **state) {
         expect_error("a: 1\n---\nb: 2\n", 2, 1, "second YAML document");
         expect_error("a: [1, 2\n", 2, 1, "YAML syntax error");
         expect_error("a:\n\t- 1\n", 2, 1, "tab cannot indent");
-        expect_error("", 0, 0, "file is empty");
-        expect_error("# only\n# comments\n", 0, 0, "only comments");
-        expect_error("~\n", 0, 0, "only comments");
+        expect_error("", 1, 1, "file is empty");
+        expect_error("# only\n# comments\n", 1, 1, "only comments");
+        expect_error("~\n", 1, 1, "only comments");
 
         Loaded l;
         load(&l, "a: !!str 5\nb: ! x\n");
