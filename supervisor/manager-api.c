@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "fmt-double.h"
 #include "manager-private.h"
 
 static double usec_to_sec(usec_t u) {
@@ -312,8 +313,10 @@ static void put_double(StrBuf *b, double v) {
                 (void) strbuf_puts(b, "NaN");
         else if (isinf(v))
                 (void) strbuf_puts(b, v > 0 ? "+Inf" : "-Inf");
-        else
-                (void) strbuf_printf(b, "%.9g", v);
+        else {
+                char buf[FMT_DOUBLE_MAX];
+                (void) strbuf_append(b, buf, fmt_double(buf, v)); /* shortest round trip: no lost seconds */
+        }
 }
 
 /* One sample line: name{label="value"} v  (label may be NULL). */
