@@ -704,55 +704,72 @@ static const char digit_pairs[201] =
         "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
         "8081828384858687888990919293949596979899";
 
+static const uint64_t pow10_u64[20] = {
+        1ULL,
+        10ULL,
+        100ULL,
+        1000ULL,
+        10000ULL,
+        100000ULL,
+        1000000ULL,
+        10000000ULL,
+        100000000ULL,
+        1000000000ULL,
+        10000000000ULL,
+        100000000000ULL,
+        1000000000000ULL,
+        10000000000000ULL,
+        100000000000000ULL,
+        1000000000000000ULL,
+        10000000000000000ULL,
+        100000000000000000ULL,
+        1000000000000000000ULL,
+        10000000000000000000ULL,
+};
+
+/* Number of decimal digits of d > 0: log10 from the bit length (1233/4096 ~ log10 2), then one compare. */
 static inline int count_digits(uint64_t d) {
-        static const uint64_t pow10[] = {
-                1ULL,
-                10ULL,
-                100ULL,
-                1000ULL,
-                10000ULL,
-                100000ULL,
-                1000000ULL,
-                10000000ULL,
-                100000000ULL,
-                1000000000ULL,
-                10000000000ULL,
-                100000000000ULL,
-                1000000000000ULL,
-                10000000000000ULL,
-                100000000000000ULL,
-                1000000000000000ULL,
-                10000000000000000ULL,
-                100000000000000000ULL,
-                1000000000000000000ULL,
-        };
-        int n = 1;
-        while (n < 19 && d >= pow10[n])
-                n++;
-        return n;
+        int t = ((64 - __builtin_clzll(d | 1)) * 1233) >> 12;
+        return t + (d >= pow10_u64[t]);
 }
 
-/* Write the n decimal digits of d at out[0..n). */
+/* Write exactly 8 digits of v < 10^8 at out, with 32-bit arithmetic. */
+static inline void write8(char *out, uint32_t v) {
+        uint32_t hi = v / 10000, lo = v % 10000;
+        memcpy(out, digit_pairs + 2 * (hi / 100), 2);
+        memcpy(out + 2, digit_pairs + 2 * (hi % 100), 2);
+        memcpy(out + 4, digit_pairs + 2 * (lo / 100), 2);
+        memcpy(out + 6, digit_pairs + 2 * (lo % 100), 2);
+}
+
+/* Write the n decimal digits of d at out[0..n): 8-digit blocks from the right, then the head. */
 static inline void write_digits(char *out, uint64_t d, int n) {
         char *p = out + n;
-        while (d >= 100) {
-                unsigned r = (unsigned) (d % 100);
-                d /= 100;
-                p -= 2;
-                memcpy(p, digit_pairs + 2 * r, 2);
+        while (d >= 100000000) {
+                uint64_t q = d / 100000000;
+                p -= 8;
+                write8(p, (uint32_t) (d - q * 100000000));
+                d = q;
         }
-        if (d >= 10) {
+        uint32_t v = (uint32_t) d;
+        while (v >= 100) {
+                uint32_t q = v / 100;
                 p -= 2;
-                memcpy(p, digit_pairs + 2 * d, 2);
+                memcpy(p, digit_pairs + 2 * (v - q * 100), 2);
+                v = q;
+        }
+        if (v >= 10) {
+                p -= 2;
+                memcpy(p, digit_pairs + 2 * v, 2);
         } else
-                *--p = (char) ('0' + d);
+                *--p = (char) ('0' + v);
 }
 
 /* Lay out digits d (n of them, no trailing zeros required) times 10^k. */
 static size_t layout(char *out, uint64_t d, int k) {
         char *p = out;
         /* Drop trailing zeros so that the notation decision sees the true digit count. */
-        while (d >= 10 && d % 10 == 0) {
+        while (d >= 10 && d % 10 == 0) { /* rare: the algorithms return few trailing zeros */
                 d /= 10;
                 k++;
         }
@@ -765,8 +782,10 @@ static size_t layout(char *out, uint64_t d, int k) {
                 memset(p, '0', (size_t) k);
                 p += k;
         } else if (dp > 0 && dp <= 21) {
+                /* the digits one place to the right, then the integer part moved left over the point */
                 write_digits(p + 1, d, n);
-                memmove(p, p + 1, (size_t) dp);
+                for (int i = 0; i < dp; i++)
+                        p[i] = p[i + 1];
                 p[dp] = '.';
                 p += n + 1;
         } else if (dp > -6 && dp <= 0) {

@@ -87,8 +87,9 @@ static bool eq_nocase(const char *s, size_t len, const char *word) {
 }
 
 int parse_double(const char *s, size_t len, double *ret) {
-        static const double pow10[] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+        static const double pow10[] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
         const char *p = s, *end = s + len;
         bool neg = false;
         uint64_t mant = 0;
@@ -190,57 +191,92 @@ int parse_double(const char *s, size_t len, double *ret) {
         return *e ? -EINVAL : 0;
 }
 
-bool utf8_is_valid(const char *str, size_t len, size_t *ret_offset) {
+int utf8_decode(const char *str, size_t len, uint32_t *ret_cp) {
         const unsigned char *s = (const unsigned char *) str;
-        size_t i = 0;
+        size_t n;
+        uint32_t cp;
 
-        while (i < len) {
-                unsigned char c = s[i];
-                size_t n;
+        if (len == 0)
+                return -EILSEQ;
+        if (s[0] < 0x80) {
+                *ret_cp = s[0];
+                return 1;
+        } else if ((s[0] & 0xE0) == 0xC0) {
+                n = 2;
+                cp = s[0] & 0x1F;
+        } else if ((s[0] & 0xF0) == 0xE0) {
+                n = 3;
+                cp = s[0] & 0x0F;
+        } else if ((s[0] & 0xF8) == 0xF0) {
+                n = 4;
+                cp = s[0] & 0x07;
+        } else
+                return -EILSEQ;
+        if (n > len)
+                return -EILSEQ;
+        for (size_t k = 1; k < n; k++) {
+                if ((s[k] & 0xC0) != 0x80)
+                        return -EILSEQ;
+                cp = (cp << 6) | (s[k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+                return -EILSEQ;
+        *ret_cp = cp;
+        return (int) n;
+}
+
+size_t utf8_encode(uint32_t cp, char out[static 4]) {
+        if (cp < 0x80) {
+                out[0] = (char) cp;
+                return 1;
+        }
+        if (cp < 0x800) {
+                out[0] = (char) (0xC0 | (cp >> 6));
+                out[1] = (char) (0x80 | (cp & 0x3F));
+                return 2;
+        }
+        if (cp < 0x10000) {
+                out[0] = (char) (0xE0 | (cp >> 12));
+                out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
+                out[2] = (char) (0x80 | (cp & 0x3F));
+                return 3;
+        }
+        out[0] = (char) (0xF0 | (cp >> 18));
+        out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
+        out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
+        out[3] = (char) (0x80 | (cp & 0x3F));
+        return 4;
+}
+
+bool utf8_is_valid(const char *s, size_t len, size_t *ret_offset) {
+        for (size_t i = 0; i < len;) {
                 uint32_t cp;
-
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                } else if ((c & 0xE0) == 0xC0) {
-                        n = 2;
-                        cp = c & 0x1F;
-                } else if ((c & 0xF0) == 0xE0) {
-                        n = 3;
-                        cp = c & 0x0F;
-                } else if ((c & 0xF8) == 0xF0) {
-                        n = 4;
-                        cp = c & 0x07;
-                } else
-                        goto bad;
-                if (i + n > len)
-                        goto bad;
-                for (size_t k = 1; k < n; k++) {
-                        if ((s[i + k] & 0xC0) != 0x80)
-                                goto bad;
-                        cp = (cp << 6) | (s[i + k] & 0x3F);
+                int n = utf8_decode(s + i, len - i, &cp);
+                if (n < 0) {
+                        if (ret_offset)
+                                *ret_offset = i;
+                        return false;
                 }
-                if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-                    (cp >= 0xD800 && cp <= 0xDFFF))
-                        goto bad;
-                i += n;
+                i += (size_t) n;
         }
         return true;
-bad:
-        if (ret_offset)
-                *ret_offset = i;
-        return false;
 }
 
 int read_full_file(const char *path, size_t max_bytes, char **ret_data, size_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, alloc = 0;
-        struct stat st;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
+        return read_full_fd(fd, max_bytes, ret_data, ret_size);
+}
+
+int read_full_fd(int fd, size_t max_bytes, char **ret_data, size_t *ret_size) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, alloc = 0;
+        struct stat st;
+
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (S_ISDIR(st.st_mode))
@@ -283,6 +319,76 @@ int read_full_file(const char *path, size_t max_bytes, char **ret_data, size_t *
         if (ret_size)
                 *ret_size = size;
         return 0;
+}
+
+void secret_list_done(SecretList *l) {
+        strv_free_n(l->v, l->n);
+        *l = (SecretList){};
+}
+
+static int secret_list_push(SecretList *l, const char *s, size_t len) {
+        char **v, *c;
+
+        for (size_t i = 0; i < l->n; i++)
+                if (strlen(l->v[i]) == len && memcmp(l->v[i], s, len) == 0)
+                        return 0;
+        c = strndup(s, len);
+        if (!c)
+                return -ENOMEM;
+        v = reallocarray(l->v, l->n + 1, sizeof(char *));
+        if (!v) {
+                free(c);
+                return -ENOMEM;
+        }
+        l->v = v;
+        l->v[l->n++] = c;
+        return 0;
+}
+
+int secret_list_add(SecretList *l, const char *s, const char *delims, size_t min_len, bool whole) {
+        int r;
+
+        if (!s || !*s)
+                return 0;
+        if (whole) {
+                r = secret_list_push(l, s, strlen(s));
+                if (r < 0)
+                        return r;
+        }
+        for (const char *p = s; *p;) {
+                size_t k = strcspn(p, delims);
+                if (k >= MAX(min_len, (size_t) 1)) {
+                        r = secret_list_push(l, p, k);
+                        if (r < 0)
+                                return r;
+                }
+                p += k;
+                if (*p)
+                        p++;
+        }
+        return 0;
+}
+
+void secret_list_mask(const SecretList *l, char *buf, size_t len, bool truncated) {
+        for (size_t i = 0; i < l->n; i++) {
+                size_t sl = strlen(l->v[i]);
+                char *p = buf, *end = buf + len;
+
+                if (sl == 0)
+                        continue;
+                while ((size_t) (end - p) >= sl && (p = memmem(p, (size_t) (end - p), l->v[i], sl))) {
+                        memset(p, '*', sl);
+                        p += sl;
+                }
+                if (!truncated)
+                        continue;
+                /* The longest beginning of the secret that buf ends with. */
+                for (size_t k = MIN(sl - 1, len); k > 0; k--)
+                        if (memcmp(buf + len - k, l->v[i], k) == 0) {
+                                memset(buf + len - k, '*', k);
+                                break;
+                        }
+        }
 }
 
 size_t string_distance(const char *a, const char *b) {

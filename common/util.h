@@ -24,8 +24,33 @@ int parse_double(const char *s, size_t len, double *ret);
  * offset of the first bad byte. */
 bool utf8_is_valid(const char *s, size_t len, size_t *ret_offset);
 
+/* Decode the one UTF-8 sequence that starts s[0..len) (len > 0): returns its length in bytes (1..4) and
+ * the code point in *ret_cp, or -EILSEQ for a byte that starts no valid sequence (malformed, overlong,
+ * truncated, a surrogate or above U+10FFFF; *ret_cp is untouched). */
+int utf8_decode(const char *s, size_t len, uint32_t *ret_cp);
+
+/* Encode a code point (at most U+10FFFF) as UTF-8; returns the number of bytes written to out (1..4). */
+size_t utf8_encode(uint32_t cp, char out[static 4]);
+
 /* Read a whole file into a NUL-terminated buffer. -EFBIG if it is larger than max_bytes. */
 int read_full_file(const char *path, size_t max_bytes, char **ret_data, size_t *ret_size);
+/* The same from an open file descriptor, read from its current position to the end (not closed). */
+int read_full_fd(int fd, size_t max_bytes, char **ret_data, size_t *ret_size);
+
+/* Secrets (a webhook URL's path, a query, header values) that a peer may echo in a response we quote. */
+typedef struct SecretList {
+        char **v;
+        size_t n;
+} SecretList;
+
+void secret_list_done(SecretList *l);
+/* Add the pieces of s between any of the bytes in delims that are at least min_len bytes long, and s
+ * itself if `whole` (and it is not empty). */
+int secret_list_add(SecretList *l, const char *s, const char *delims, size_t min_len, bool whole);
+/* Overwrite with '*' every occurrence of every secret in buf[0..len). When buf was cut off at a size
+ * limit (truncated), also the start of a secret that buf ends with, so that no first bytes of a token
+ * survive the cut. Mask before shortening a text for display, never after. */
+void secret_list_mask(const SecretList *l, char *buf, size_t len, bool truncated);
 
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t string_distance(const char *a, const char *b);

@@ -35,17 +35,32 @@ static const char *short_time(const char *rfc3339, char *buf, size_t len) {
         return buf;
 }
 
+/* A measured duration for people: "3.05s" below a minute, whole seconds above ("1m12s"). */
+static const char *elapsed(char *buf, size_t len, usec_t d) {
+        if (d < USEC_PER_MINUTE) {
+                snprintf(buf, len, "%.2f", (double) d / (double) USEC_PER_SEC);
+                size_t n = strlen(buf);
+                while (n > 0 && buf[n - 1] == '0')
+                        buf[--n] = 0;
+                if (n > 0 && buf[n - 1] == '.')
+                        buf[--n] = 0;
+                snprintf(buf + n, len - n, "s");
+                return buf;
+        }
+        return format_duration(buf, len, (d + USEC_PER_SEC / 2) / USEC_PER_SEC * USEC_PER_SEC);
+}
+
 static const char *mttr(json_t *v, char *buf, size_t len) {
         if (!json_is_number(v)) {
                 snprintf(buf, len, "-");
                 return buf;
         }
         double s = json_number_value(v);
-        if (!isfinite(s) || s < 0) {
+        if (!isfinite(s) || s < 0 || s > 1e12) {
                 snprintf(buf, len, "?");
                 return buf;
         }
-        return format_duration(buf, len, (usec_t) llround(s * 1000.0) * USEC_PER_MSEC);
+        return elapsed(buf, len, (usec_t) llround(s * 1e6));
 }
 
 /* Truncate to width code points (UTF-8 aware), marking the cut with an ellipsis. */
@@ -160,7 +175,7 @@ int ctl_print_incident(json_t *i, FILE *f) {
                         return -EBADMSG;
                 if (detected && t >= detected) {
                         rel[0] = '+';
-                        format_duration(rel + 1, sizeof(rel) - 1, t - detected);
+                        elapsed(rel + 1, sizeof(rel) - 1, t - detected);
                 }
                 fprintf(f,
                         "%4lld  %.12s  %-9s %-16s %s\n",

@@ -716,7 +716,6 @@ static void print_time(FILE *f, double t) {
 }
 
 static void print_summary(const Ctx *c, const FileSummary *fs, size_t n_files) {
-        char num[FMT_DOUBLE_MAX];
         const EvaluatorStats *st = NULL;
         EvaluatorStats stats;
 
@@ -728,11 +727,12 @@ static void print_summary(const Ctx *c, const FileSummary *fs, size_t n_files) {
                 for (size_t j = 0; j < rs->n_runs; j++)
                         open += rs->run_states[j]->firing;
                 fprintf(stderr,
-                        "replay: rule %s: %zu alarm episode%s, %" PRIu64 " rows, %" PRIu64 " while firing\n",
+                        "replay: rule %s: %zu alarm episode%s, %" PRIu64 " row%s, %" PRIu64 " while firing\n",
                         c->config->rules[i].name,
                         rs->n_episodes + open,
                         rs->n_episodes + open == 1 ? "" : "s",
                         rs->rows,
+                        rs->rows == 1 ? "" : "s",
                         rs->firing_rows);
                 for (size_t j = 0; j < rs->n_episodes; j++) {
                         const Episode *ep = &rs->episodes[j];
@@ -743,7 +743,7 @@ static void print_summary(const Ctx *c, const FileSummary *fs, size_t n_files) {
                         if (ep->absent)
                                 fprintf(stderr, "  no data  %s\n", ep->subject);
                         else
-                                fprintf(stderr, "  peak %s  %s\n", fmt_double_str(num, ep->peak), ep->subject);
+                                fprintf(stderr, "  peak %.3g  %s\n", ep->peak, ep->subject);
                 }
                 for (size_t j = 0; j < rs->n_runs; j++) {
                         const RunState *r = rs->run_states[j];
@@ -753,7 +753,7 @@ static void print_summary(const Ctx *c, const FileSummary *fs, size_t n_files) {
                         print_time(stderr, r->start);
                         fputs(" .. (still firing at ", stderr);
                         print_time(stderr, c->last_t);
-                        fprintf(stderr, ")  peak %s  %s\n", fmt_double_str(num, r->peak), rs->run_keys[j]);
+                        fprintf(stderr, ")  peak %.3g  %s\n", r->peak, rs->run_keys[j]);
                 }
         }
         for (size_t i = 0; i < n_files; i++) {
@@ -789,12 +789,15 @@ static void print_summary(const Ctx *c, const FileSummary *fs, size_t n_files) {
                 samples += fs[i].samples;
         }
         fprintf(stderr,
-                "replay: %" PRIu64 " rows read, %" PRIu64 " samples evaluated, %" PRIu64 " series, %" PRIu64
-                " rows written\n",
+                "replay: %" PRIu64 " row%s read, %" PRIu64 " sample%s evaluated, %" PRIu64
+                " series, %" PRIu64 " row%s written\n",
                 rows,
+                rows == 1 ? "" : "s",
                 samples,
+                samples == 1 ? "" : "s",
                 st->series,
-                st->rows);
+                st->rows,
+                st->rows == 1 ? "" : "s");
 }
 
 static void help(void) {

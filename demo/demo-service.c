@@ -12,7 +12,8 @@
  *   process_resident_memory_bytes                             gauge
  *
  * Faults are injected with POST /fault?kind=latency&factor=10 | errors&rate=0.5 | leak&mb_per_s=20 |
- * hang | crash | clear. They live in memory, so a restart cures them — like the real faults homeostat
+ * hang | crash | clear (factor 0..1000, rate 0..1, mb_per_s 0..1024; anything else is a 400, never a
+ * default). They live in memory, so a restart cures them — like the real faults homeostat
  * exists for (a wedged connection pool, a leak, a bad cache). `&sticky=1` also writes the fault to the
  * state file given with --state, so it survives restarts: a service that never recovers.
  *
@@ -53,9 +54,9 @@ typedef enum FaultKind {
 
 typedef struct Fault {
         FaultKind kind;
-        double factor;    /* latency multiplier */
-        double rate;      /* error probability */
-        double mb_per_s;  /* leak speed */
+        double factor;   /* latency multiplier */
+        double rate;     /* error probability */
+        double mb_per_s; /* leak speed */
 } Fault;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -180,14 +181,17 @@ static int cmp_double(const void *a, const void *b) {
         return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/* Each connection has its own thread, so concurrent scrapes each copy and sort their own window. */
 static char *render_metrics(void) {
-        static double window[RING];
+        _cleanup_free_ double *window = malloc(RING * sizeof(double));
         size_t n = 0;
         double cutoff = now_sec() - WINDOW_SEC;
         _cleanup_strbuf_ StrBuf b = STRBUF_INIT;
         uint64_t ok, err;
         double sum;
 
+        if (!window)
+                return NULL;
         pthread_mutex_lock(&lock);
         for (size_t i = 0; i < RING && i < ring_next; i++) {
                 size_t k = (ring_next - 1 - i) % RING;
@@ -201,41 +205,50 @@ static char *render_metrics(void) {
         pthread_mutex_unlock(&lock);
 
         qsort(window, n, sizeof(double), cmp_double);
-        strbuf_puts(&b, "# HELP demo_request_duration_seconds Request latency over the last 5 s.\n"
-                        "# TYPE demo_request_duration_seconds summary\n");
+        strbuf_puts(
+                &b,
+                "# HELP demo_request_duration_seconds Request latency over the last 5 s.\n"
+                "# TYPE demo_request_duration_seconds summary\n");
         const double qs[] = { 0.5, 0.9, 0.99 };
         for (size_t i = 0; i < ELEMENTSOF(qs); i++) {
                 if (n == 0)
                         strbuf_printf(&b, "demo_request_duration_seconds{quantile=\"%g\"} NaN\n", qs[i]);
                 else {
                         size_t k = (size_t) ceil(qs[i] * (double) n) - 1;
-                        strbuf_printf(&b, "demo_request_duration_seconds{quantile=\"%g\"} %.6f\n", qs[i],
-                                      window[MIN(k, n - 1)]);
+                        strbuf_printf(
+                                &b,
+                                "demo_request_duration_seconds{quantile=\"%g\"} %.6f\n",
+                                qs[i],
+                                window[MIN(k, n - 1)]);
                 }
         }
         strbuf_printf(&b, "demo_request_duration_seconds_sum %.6f\n", sum);
         strbuf_printf(&b, "demo_request_duration_seconds_count %llu\n", (unsigned long long) (ok + err));
-        strbuf_printf(&b,
-                      "# HELP demo_requests_total Requests served, by HTTP status.\n"
-                      "# TYPE demo_requests_total counter\n"
-                      "demo_requests_total{code=\"200\"} %llu\n"
-                      "demo_requests_total{code=\"500\"} %llu\n",
-                      (unsigned long long) ok, (unsigned long long) err);
-        strbuf_printf(&b,
-                      "# HELP demo_leaked_bytes Memory leaked on purpose by the leak fault.\n"
-                      "# TYPE demo_leaked_bytes gauge\n"
-                      "demo_leaked_bytes %llu\n",
-                      (unsigned long long) atomic_load(&leaked_bytes));
+        strbuf_printf(
+                &b,
+                "# HELP demo_requests_total Requests served, by HTTP status.\n"
+                "# TYPE demo_requests_total counter\n"
+                "demo_requests_total{code=\"200\"} %llu\n"
+                "demo_requests_total{code=\"500\"} %llu\n",
+                (unsigned long long) ok,
+                (unsigned long long) err);
+        strbuf_printf(
+                &b,
+                "# HELP demo_leaked_bytes Memory leaked on purpose by the leak fault.\n"
+                "# TYPE demo_leaked_bytes gauge\n"
+                "demo_leaked_bytes %llu\n",
+                (unsigned long long) atomic_load(&leaked_bytes));
 
         long pages = 0;
         _cleanup_fclose_ FILE *f = fopen("/proc/self/statm", "re");
         long size_pages = 0;
         if (f && fscanf(f, "%ld %ld", &size_pages, &pages) == 2)
-                strbuf_printf(&b,
-                              "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-                              "# TYPE process_resident_memory_bytes gauge\n"
-                              "process_resident_memory_bytes %ld\n",
-                              pages * sysconf(_SC_PAGESIZE));
+                strbuf_printf(
+                        &b,
+                        "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                        "# TYPE process_resident_memory_bytes gauge\n"
+                        "process_resident_memory_bytes %ld\n",
+                        pages * sysconf(_SC_PAGESIZE));
         return strbuf_failed(&b) ? NULL : strbuf_steal(&b);
 }
 
@@ -260,6 +273,16 @@ static int reply_text(struct MHD_Connection *c, unsigned status, const char *tex
         return reply(c, status, "text/plain; charset=utf-8", strdup(text));
 }
 
+/* The ranges a fault's parameters may take: beyond them the model would sleep for ever or allocate more
+ * than exists, through conversions of huge doubles that C leaves undefined. */
+#define FACTOR_MAX 1000.0
+#define LEAK_MB_PER_S_MAX 1024.0
+
+static bool fault_valid(const Fault *f) {
+        return f->kind >= FAULT_NONE && f->kind <= FAULT_HANG && f->factor >= 0 && f->factor <= FACTOR_MAX &&
+                f->rate >= 0 && f->rate <= 1 && f->mb_per_s >= 0 && f->mb_per_s <= LEAK_MB_PER_S_MAX;
+}
+
 static void save_sticky(const Fault *f) {
         if (!arg_state)
                 return;
@@ -274,38 +297,59 @@ static void load_sticky(void) {
         if (!arg_state)
                 return;
         _cleanup_fclose_ FILE *s = fopen(arg_state, "re");
-        if (s && fscanf(s, "%d %lf %lf %lf", &kind, &f.factor, &f.rate, &f.mb_per_s) == 4 && kind >= 0 &&
-            kind <= FAULT_HANG) {
-                f.kind = (FaultKind) kind;
-                fault = f;
-                fprintf(stderr, "demo-service: sticky fault %d loaded from %s\n", kind, arg_state);
+        if (!s)
+                return;
+        if (fscanf(s, "%d %lf %lf %lf", &kind, &f.factor, &f.rate, &f.mb_per_s) != 4 || kind < FAULT_NONE ||
+            kind > FAULT_HANG) {
+                fprintf(stderr, "demo-service: ignoring %s: not a saved fault\n", arg_state);
+                return;
         }
+        f.kind = (FaultKind) kind;
+        if (!fault_valid(&f)) {
+                fprintf(stderr, "demo-service: ignoring %s: fault parameters out of range\n", arg_state);
+                return;
+        }
+        fault = f;
+        fprintf(stderr, "demo-service: sticky fault %d loaded from %s\n", kind, arg_state);
 }
 
-static double arg_double(struct MHD_Connection *c, const char *key, double def) {
+/* A number argument in [min, max], or def when it is absent. -EINVAL when it is there but not such a
+ * number: a bad value is refused, never replaced by the default. */
+static int arg_double(struct MHD_Connection *c, const char *key, double def, double min, double max, double *ret) {
         const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
         double d;
-        if (!v || parse_double(v, strlen(v), &d) < 0 || !isfinite(d))
-                return def;
-        return d;
+
+        if (!v) {
+                *ret = def;
+                return 0;
+        }
+        if (parse_double(v, strlen(v), &d) < 0 || !(d >= min && d <= max))
+                return -EINVAL;
+        *ret = d;
+        return 0;
 }
 
 static int handle_fault(struct MHD_Connection *c) {
         const char *kind = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "kind");
         Fault f = { FAULT_NONE, 1, 0, 0 };
-        bool sticky = arg_double(c, "sticky", 0) > 0;
+        double sticky;
 
         if (!kind)
                 return reply_text(c, 400, "missing kind=\n");
+        if (arg_double(c, "sticky", 0, 0, 1, &sticky) < 0)
+                return reply_text(c, 400, "sticky must be 0 or 1\n");
         if (streq(kind, "latency")) {
                 f.kind = FAULT_LATENCY;
-                f.factor = arg_double(c, "factor", 10);
+                if (arg_double(c, "factor", 10, 0, FACTOR_MAX, &f.factor) < 0)
+                        return reply_text(c, 400, "factor must be a number from 0 to 1000\n");
         } else if (streq(kind, "errors")) {
                 f.kind = FAULT_ERRORS;
-                f.rate = arg_double(c, "rate", 0.5);
+                if (arg_double(c, "rate", 0.5, 0, 1, &f.rate) < 0)
+                        return reply_text(c, 400, "rate must be a number from 0 to 1\n");
         } else if (streq(kind, "leak")) {
                 f.kind = FAULT_LEAK;
-                f.mb_per_s = arg_double(c, "mb_per_s", 20);
+                if (arg_double(c, "mb_per_s", 20, 0, LEAK_MB_PER_S_MAX, &f.mb_per_s) < 0)
+                        return reply_text(c, 400, "mb_per_s must be a number from 0 to 1024\n");
         } else if (streq(kind, "hang")) {
                 f.kind = FAULT_HANG;
         } else if (streq(kind, "crash")) {
@@ -319,15 +363,21 @@ static int handle_fault(struct MHD_Connection *c) {
         pthread_mutex_lock(&lock);
         fault = f;
         pthread_mutex_unlock(&lock);
-        if (sticky || f.kind == FAULT_NONE)
+        if (sticky > 0 || f.kind == FAULT_NONE)
                 save_sticky(&f);
         fprintf(stderr, "demo-service: fault set to %s\n", kind);
         return reply_text(c, 200, "ok\n");
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+static enum MHD_Result on_request(
+        void *cls,
+        struct MHD_Connection *c,
+        const char *url,
+        const char *method,
+        const char *version,
+        const char *upload_data,
+        size_t *upload_data_size,
+        void **con_cls) {
         static int first;
         unsigned seed;
 
@@ -346,14 +396,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (streq(url, "/metrics")) {
                 if (get_fault().kind == FAULT_HANG)
                         hang_forever();
-                return (enum MHD_Result) reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", render_metrics());
+                return (enum MHD_Result) reply(
+                        c, 200, "text/plain; version=0.0.4; charset=utf-8", render_metrics());
         }
         if (streq(url, "/") || streq(url, "/healthz")) {
                 /* A request that arrives proves nothing about progress: a hung service still accepts
                  * connections, so it must not feed the watchdog. */
                 seed = atomic_fetch_add(&request_seq, 1) * 2654435761u + (unsigned) getpid();
                 bool ok = serve_one(&seed);
-                return (enum MHD_Result) (ok ? reply_text(c, 200, "ok\n") : reply_text(c, 500, "error\n"));
+                return (enum MHD_Result)(ok ? reply_text(c, 200, "ok\n") : reply_text(c, 500, "error\n"));
         }
         return (enum MHD_Result) reply_text(c, 404, "not found\n");
 }
@@ -381,9 +432,18 @@ int main(int argc, char *argv[]) {
 
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-                             (uint16_t) port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 30, MHD_OPTION_END);
+        d = MHD_start_daemon(
+                MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+                (uint16_t) port,
+                NULL,
+                NULL,
+                on_request,
+                NULL,
+                MHD_OPTION_SOCK_ADDR,
+                &sa,
+                MHD_OPTION_CONNECTION_TIMEOUT,
+                (unsigned) 30,
+                MHD_OPTION_END);
         if (!d) {
                 fprintf(stderr, "demo-service: cannot listen on 127.0.0.1:%llu\n", (unsigned long long) port);
                 return 2;
@@ -391,7 +451,8 @@ int main(int argc, char *argv[]) {
         for (uintptr_t i = 0; i < LOAD_WORKERS; i++)
                 if (pthread_create(&th, NULL, load_worker, (void *) i) != 0)
                         return 2;
-        if (pthread_create(&th, NULL, leak_worker, NULL) != 0 || pthread_create(&th, NULL, watchdog_worker, NULL) != 0)
+        if (pthread_create(&th, NULL, leak_worker, NULL) != 0 ||
+            pthread_create(&th, NULL, watchdog_worker, NULL) != 0)
                 return 2;
 
         (void) sd_notify(false, "READY=1");

@@ -3,7 +3,8 @@
  * cusum: sustained small shifts that a per-sample z-score misses (a latency that creeps up by half a
  * sigma and stays there).
  *
- * Model. A robust baseline as in ewma (mean and mean absolute deviation, time-based half-life, default 2 h)
+ * Model. A robust baseline as in ewma (mean and mean absolute deviation, time-based half-life, default 6 h;
+ * the scale remembers 4 times longer, at most 1024 samples)
  * standardizes each sample, z = (x - mean) / sigma. Two one-sided Page CUSUM statistics accumulate the
  * evidence for a shift, with each step clipped at 4 sigma so that a lone spike cannot carry the chart:
  *     S+ = max(0, S+ + min(z, 4) - k),   S- = max(0, S- - max(z, -4) - k),   k = drift (default 0.5).
@@ -19,10 +20,17 @@
  * the default decision interval this is p = 4e-4 (score 0.21).
  *
  * Robustness and re-learning. The baseline learns only while both statistics are below h/2 (in control),
- * so a shift does not teach the baseline. If the chart stays at or above h for 2 baseline half-lives, the
+ * so a shift does not teach the baseline. If the chart stays at or above h for 2 baseline half-lives (12 h), the
  * shift is accepted as the new normal: the mean moves by the CUSUM estimate of the shift,
  * sigma * (k + S/N) with N the samples since the statistic left zero, and the statistics restart.
  * drift 0 is allowed by the rule language; it is used as 0.05 (a zero drift has no stationary state).
+ *
+ * Calibration. Siegmund's h assumes independent noise around a baseline that keeps up; a series with a
+ * rhythm the baseline lags, or with correlated noise, makes the statistic wander much further. So the
+ * statistic's own distribution is kept as a tail histogram (as for the z-score kinds, detector-internal.h)
+ * and the decision interval moves up past any level the statistic is seen to exceed (at least 3 times in
+ * the histogram's memory) more often than the false-alarm budget allows; p is computed on the statistic
+ * rescaled by h_iid / h.
  *
  * Warm-up default: 30 samples and 1 h of data.
  */
@@ -45,7 +53,9 @@ typedef struct CusumState {
         float scale, weight;
         uint32_t n;
         uint32_t n_hi, n_lo; /* samples since each statistic was last zero */
-        uint32_t reserved;
+        uint32_t quiet;      /* tail quiet period left (bit 31: the previous statistic was below 2) */
+        float h_cal;         /* decision interval calibrated on the series' own statistic (0 before) */
+        TailCal tail;
 } CusumState;
 
 /* Siegmund: the decision interval h with in-control ARL `arl` for reference value k. */
@@ -72,6 +82,7 @@ static void cusum_init(const DetectorParams *p, void *state) {
         CusumState *s = state;
         s->last_t = NAN;
         s->cache_dt = NAN;
+        tail_init(&s->tail);
 }
 
 int detector_cusum_update(const DetectorParams *p, void *state, const DetectorSample *sample, Verdict *v) {
@@ -99,6 +110,9 @@ int detector_cusum_update(const DetectorParams *p, void *state, const DetectorSa
 
         double dt = t - s->last_t;
         double d = decay_cached(dt, p->derived.decay_rate, &s->cache_dt, &s->cache_decay);
+        /* The decision interval: Siegmund's for iid noise, or what this series' statistic shows it reaches
+         * normally (a baseline that lags a daily rhythm makes the statistic wander far more). */
+        h = MAX(h, s->h_cal);
         double sigma = sigma_floor(s->scale * MAD_TO_SIGMA, s->mean);
         double r = x - s->mean, z = r / sigma;
         bool warm = detector_is_warm(p, s->n, t - s->first_t);
@@ -128,11 +142,20 @@ int detector_cusum_update(const DetectorParams *p, void *state, const DetectorSa
         v->expected = s->mean;
         v->lower = s->mean - p->threshold * sigma;
         v->upper = s->mean + p->threshold * sigma;
-        v->p = MIN(1.0, m * exp(-2 * k * stat));
+        v->p = MIN(1.0, m * exp(-2 * k * stat * p->derived.cusum_h / h));
         v->score = detector_score_from_p(v->p);
         v->anomalous = stat >= h;
         if (!warm)
                 verdict_warming(v);
+
+        /* The statistic's own tail (one-sided, so counted twice), as for the z-score kinds. */
+        double big = MAX(s->s_hi, s->s_lo);
+        uint32_t quiet = s->quiet & 0xff;
+        bool calm = s->quiet >> 31;
+        if (warm && big >= 2 && tail_counts_now(big >= h, calm, quiet))
+                tail_count_weighted(&s->tail, big, 2);
+        quiet = big >= h ? TAIL_QUIET : quiet > 0 ? quiet - 1 : 0;
+        s->quiet = quiet | (big < 2 ? 1u << 31 : 0);
 
         /* Learn while in control. */
         double w = s->weight * d + 1, a = 1 / w;
@@ -142,7 +165,7 @@ int detector_cusum_update(const DetectorParams *p, void *state, const DetectorSa
                 s->weight = (float) w;
         } else if (s->s_hi < h / 2 && s->s_lo < h / 2 && fabs(z) < MAX(p->threshold, STEP_CLIP)) {
                 s->mean += a * clamp_abs(r, HUBER_C * sigma);
-                s->scale += (float) (a * (fabs(r) - s->scale));
+                s->scale += (float) (MAX(a * 0.25, 1.0 / 1024) * (fabs(r) - s->scale));
                 s->weight = (float) w;
         } else
                 s->weight = (float) (s->weight * d);
@@ -166,6 +189,8 @@ int detector_cusum_update(const DetectorParams *p, void *state, const DetectorSa
         s->last_t = t;
         if (s->n < UINT32_MAX)
                 s->n++;
+        if ((s->n & 4095) == 0 || (s->n < 4096 && s->n >= 64 && (s->n & (s->n - 1)) == 0))
+                s->h_cal = tail_empirical(&s->tail, t, p->threshold, 1, s->n);
         return DETECTOR_OK;
 }
 
@@ -177,7 +202,8 @@ static size_t cusum_describe(const DetectorParams *p, FieldDesc out[static FIELD
                 FIELD(CusumState, s_lo, FIELD_F64),        FIELD(CusumState, alarm_time, FIELD_F64),
                 FIELD(CusumState, scale, FIELD_F32),       FIELD(CusumState, weight, FIELD_F32),
                 FIELD(CusumState, n, FIELD_U32),           FIELD(CusumState, n_hi, FIELD_U32),
-                FIELD(CusumState, n_lo, FIELD_U32),
+                FIELD(CusumState, n_lo, FIELD_U32),        FIELD(CusumState, quiet, FIELD_U32),
+                FIELD(CusumState, h_cal, FIELD_F32),       TAIL_FIELDS(CusumState, tail),
         };
         memcpy(out, f, sizeof(f));
         return ELEMENTSOF(f);

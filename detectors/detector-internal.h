@@ -6,7 +6,9 @@
  */
 #pragma once
 
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "detector.h"
@@ -29,7 +31,7 @@ typedef struct FieldDesc {
         size_t count;  /* 1 for scalars */
 } FieldDesc;
 
-#define FIELDS_MAX 48
+#define FIELDS_MAX 64
 #define FIELD(st, member, ft) \
         { #member, ft, offsetof(st, member), 1 }
 
@@ -136,6 +138,109 @@ static inline bool verdict_from_z(const DetectorParams *p, double z, Verdict *v)
         v->score = f >= 16 ? 1 : f * (1.0 / 16);
         return zz >= p->threshold;
 }
+
+/* ---- tail calibration ----
+ *
+ * Robust scales (mean absolute deviation of accepted residuals) describe the core of a series' noise, not
+ * its tails: a latency with heavy-tailed noise, a gauge that dips to half every few hours or a quantized
+ * counter would alarm on every blip at a fixed multiple of the core scale. So each z-score kind keeps a
+ * histogram of |z| = |residual| / core sigma on a log grid (levels 2 * 1.5^j) with counts fading with a
+ * half-life of a week, and periodically sets the alarm boundary k (in core sigmas) at the
+ * quantile where a false alarm on normal data is as rare *in time* as a `threshold`-sigma Gaussian event
+ * every 5 minutes: per-sample rarity alpha = 2 Q(threshold) * (sampling interval / 300 s). Where the data
+ * has too few exceedances to see that quantile, it is extrapolated: the Student-t whose core sigma matches
+ * the detector's and whose degrees of freedom best explain the whole histogram (binned maximum likelihood)
+ * supplies the quantile -- Gaussian noise gets a boundary near the Gaussian quantile, t5 noise one about 2.3
+ * times wider; tails heavier than t(1.5) (a far cluster of recurring blips) fall back
+ * to a local power law. Levels the data shows (at least 3 times) to be exceeded more often than alpha are
+ * always inside. Only samples after warm-up count (a young scale makes meaningless z). k is
+ * never below the Gaussian quantile of alpha. A sample past the boundary counts when the sample before it
+ * was calm (within 2 core sigmas) or none was past in the TAIL_QUIET samples before it; other exceedances do
+ * not count in the TAIL_QUIET samples after one past the boundary. So an isolated recurring blip, or a
+ * second mode of the data, becomes normal after a handful, while a sustained or wandering anomaly counts
+ * once and is not learned as tail. The verdict's sigma is then k/threshold core sigmas, so |z| >= threshold
+ * exactly when the sample is past the boundary and the band shown to people is the alarm band. */
+
+#define TAIL_LEVELS 12
+/* Samples after one past the boundary during which nothing is counted: an anomaly that wanders back and
+ * forth across the boundary (a noisy level shift) must not teach the tail. */
+#define TAIL_QUIET 16
+#define TAIL_RECAL_SAMPLES 256
+
+typedef struct TailCal {
+        double checkpoint_t;       /* t of the last recalibration (NAN before) */
+        float counts[TAIL_LEVELS]; /* faded counts of |z| in [2*1.5^j, 2*1.5^(j+1)) */
+        float total;               /* faded count of all samples */
+        float dt_mean;             /* typical sampling interval, seconds (0: unknown) */
+        uint32_t n_checkpoint;     /* the kind's sample count at the last recalibration */
+} TailCal;
+
+static inline void tail_init(TailCal *c) {
+        memset(c, 0, sizeof(*c));
+        c->checkpoint_t = NAN;
+}
+
+/* Count one exceedance |z| >= 2 (a one-sided statistic counts with weight 2, as the calibration assumes a
+ * two-sided |z|; callers skip the common |z| < 2 case and samples that continue a run
+ * past the boundary). */
+static inline void tail_count_weighted(TailCal *c, double az, float weight) {
+        double lv = 3.0;
+        int j = 0;
+        while (j < TAIL_LEVELS - 1 && az >= lv) {
+                lv *= 1.5;
+                j++;
+        }
+        c->counts[j] += weight;
+}
+
+static inline void tail_count(TailCal *c, double az) {
+        tail_count_weighted(c, az, 1);
+}
+
+/* Field descriptions and load check of an embedded TailCal. */
+#define TAIL_FIELDS(st, m)                                                        \
+        { #m "_checkpoint_t", FIELD_F64, offsetof(st, m.checkpoint_t), 1 },       \
+                { #m "_counts", FIELD_F32, offsetof(st, m.counts), TAIL_LEVELS }, \
+                { #m "_total", FIELD_F32, offsetof(st, m.total), 1 },             \
+                { #m "_dt_mean", FIELD_F32, offsetof(st, m.dt_mean), 1 }, {       \
+#m "_n_checkpoint", FIELD_U32, offsetof(st, m.n_checkpoint), 1    \
+        }
+
+static inline int tail_check(const TailCal *c) {
+        for (int j = 0; j < TAIL_LEVELS; j++)
+                if (!(c->counts[j] >= 0) || !isfinite(c->counts[j]))
+                        return -EBADMSG;
+        if (!(c->total >= 0) || !isfinite(c->total) || !(c->dt_mean >= 0) || !isfinite(c->dt_mean))
+                return -EBADMSG;
+        return 0;
+}
+
+/* Whether an exceedance counts: one past the boundary counts when the sample before it was calm (within 2
+ * core sigmas) -- a recurring isolated blip or a second mode of the data is learned, while a noisy level
+ * shift (whose samples in between are displaced too) is not; one inside the boundary counts outside the
+ * quiet period after a sample past it. */
+static inline bool tail_counts_now(bool past, bool prev_calm, uint32_t quiet) {
+        return past ? prev_calm || quiet == 0 : quiet == 0;
+}
+
+/* Whether a recalibration is due (for kinds that check at their periodic refit): when the sample count has
+ * doubled since the last one (from 16 on), then every 4096 samples, and at least daily. A recalibration
+ * costs a few microseconds. */
+static inline bool tail_due(const TailCal *c, double t, uint32_t n) {
+        uint32_t since = n - c->n_checkpoint;
+        if (n < 16 || since == 0)
+                return false;
+        return n >= 2 * c->n_checkpoint || since >= 4096 || !(t - c->checkpoint_t < 86400);
+}
+
+/* Fold the samples since the last call (the kind's sample count is n) into the histogram and return the
+ * new boundary k, in core sigmas. share is this test's part of the false-alarm budget (a kind that runs
+ * several tests per sample splits it, so that together they keep the rate). */
+float tail_recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n);
+
+/* Only the empirical part, for statistics that are not z-like (no fit, no Gaussian floor): the level above
+ * the highest one the data shows (at least 3 times) to be exceeded more often than alpha, or 0. */
+float tail_empirical(TailCal *c, double t, double threshold, double share, uint32_t n);
 
 static inline void verdict_skipped(Verdict *v) {
         *v = (Verdict){ .score = 0, .p = 1, .expected = NAN, .lower = NAN, .upper = NAN };

@@ -3,40 +3,53 @@
  * seasonal: the general-purpose default. A robust baseline that knows the daily and weekly rhythm.
  *
  * Model. Up to three candidate predictors run side by side, each with its own robust level and scale:
- *   flat    expected = L0                                 (an ewma with a 1 h half-life: the fallback)
- *   daily   expected = L1 + D(phase of day)
+ *   flat    expected = L0                                 (level half-life 1 h: the fallback)
+ *   daily   expected = L1 + D(phase of day)               (level half-life 30 min)
  *   weekly  expected = L2 + D(phase of day) + W(phase of week)   (with period [1w] alone: L2 + W)
  * D and W are seasonal profiles kept as fixed phase bins (daily: `resolution`, default 15 min, 96 bins;
- * weekly: max(resolution, 1 h), 168 bins) and read with linear interpolation between bin centres. The
- * profiles are learned against a slow (12 h) de-seasonalized reference level, so they learn the shape
- * while the candidate levels follow drifts.
+ * weekly: max(resolution, 1 h), 168 bins), read with linear interpolation between bin centres except across
+ * a step (neighbouring bins more than 3 core sigmas apart: a square daily edge). D is the average daily
+ * shape, learned against a slow (12 h) de-seasonalized reference level; W is the week's deviation from it.
+ * So the profiles learn the shape while the candidate levels follow drifts.
  *
  * Per sample (O(1), no GSL, no allocation): find the phases from local_t, predict with every candidate,
- * judge the sample with the active candidate (z = residual / robust sigma, Student-t(10) tail), then learn:
- * levels and scales by Huber-clipped time-decayed updates that skip samples past the threshold, the two
- * profile bins of this phase by clipped running means, and each candidate's out-of-sample error.
+ * judge the sample with the active candidate, then learn: levels and scales by Huber-clipped time-decayed
+ * updates that skip samples past the boundary, the profile bins of this phase by clipped running means, a
+ * per-phase relative noise level (noise often follows load), and each candidate's out-of-sample error.
  *
- * Periodic refit (every hour of data time, the weekly profile every 6 hours; this is where GSL works): decay
- * the bin weights (profile half-life: 4 cycles), fit a weighted harmonic regression to each profile's bins
- * (8 harmonics per day, 7 per week; normal equations solved with gsl_linalg_cholesky on stack matrices),
- * shrink each bin towards that fit in proportion to how little data it has (so sparse bins and small gaps
- * borrow from their neighbours), centre the profile, and choose the active candidate.
+ * Judging. Three tests share the false-alarm budget (a third each): the sample itself (z = residual over the
+ * phase's core sigma), a shift chart (an exponentially weighted mean of the clipped z, about 6 samples of
+ * memory: a level shift too small for one sample) and a variance chart (the same of |z| minus its long-run
+ * mean: a burst of noise). Each has its own boundary from tail calibration (detector-internal.h), so heavy
+ * tails, recurring blips and a model that is a little off for hours do not alarm; the verdict reports the
+ * most surprising of the three, scaled so that each boundary sits at |z| = threshold (Student-t(10) score).
+ *
+ * Periodic refit (GSL's part): every hour of data time the active candidate is chosen; the daily profile is
+ * refitted every 6 hours and the weekly one daily (hourly until they first fit): decay the bin weights
+ * (profile half-life: 4 cycles), fit a weighted harmonic regression to the bins (6 harmonics per day, 5 per
+ * week; normal equations solved with gsl_linalg_cholesky on stack matrices), shrink each bin towards that
+ * fit in proportion to how little data it has (sparse bins and small gaps borrow from their neighbours),
+ * and centre the profile. Tail calibrations run when the sample count has doubled, then every 4096 samples.
  *
  * Periods. With `period` unset the candidates compete: a profile becomes eligible once it is fitted (a full
- * cycle seen, no gap longer than 1/8 of the cycle) and has been evaluated out of sample for a full cycle;
- * the active candidate is the one with the smallest mean absolute prediction error after a complexity
- * penalty (daily +5 %, weekly +10 %), with 3 % hysteresis. So a series without rhythm stays flat, a daily
- * one switches to daily after about two days, a weekly one to weekly after about two weeks -- useful from
- * the first hours (flat), better every cycle. A configured period forces that candidate once its profile
- * is fitted; until then the flat candidate answers.
+ * cycle seen, no gap longer than 1/8 of the cycle) and has been evaluated out of sample for a day (daily) or
+ * two days (weekly); the active candidate is the one with the smallest mean absolute prediction error after
+ * a complexity penalty (daily +5 %, weekly +10 %), with 3 % hysteresis. So a series without rhythm stays
+ * flat, a daily one switches to daily after about two days, a weekly one to weekly after about nine --
+ * useful from the first hours (flat), better every cycle. A configured period forces that candidate once
+ * its profile is fitted; until then the flat candidate answers.
  *
- * Robustness. Anomalous samples teach neither the levels nor the (mature) profile bins. A lasting change of
- * level is re-learned: once a run of samples beyond 1 sigma on one side has lasted 3 hours (and 5 samples),
- * every level jumps by the run's mean residual. A lasting change of variance widens the band step by step.
+ * Robustness. Samples past the boundary teach neither the levels nor the (mature) profile bins. A lasting
+ * change of level is re-learned: once a run of samples beyond 1 core sigma on one side has lasted 3 hours
+ * (and 5 samples), every level jumps by the run's mean residual; a moderate shift the shift chart flags is
+ * followed by the levels (30 min half-life) and so resolves in about an hour. A lasting change of variance
+ * widens the band step by step. Core sigmas never fall below 2 % of the series' overall spread (noise-free
+ * series).
  *
- * Memory (default, period detection): 232 bytes of header + 12 bytes per bin (raw, weight, fitted; floats,
- * holding deviations from the level so float precision is relative to the seasonal amplitude) = 3 400 bytes
- * per series. [1d] alone: 1 384 bytes. Worst case (resolution 1 min, both periods): 37 KB.
+ * Memory (default, period detection): a 504-byte header (levels, scales, charts, three tail histograms) and
+ * 4-byte floats per bin -- 5 per daily bin, 4 per weekly bin: 5 112 bytes per series. [1d] alone: 2 424
+ * bytes; [1w] alone: 3 192; the worst case (resolution 1m): 32 KB. Profile floats hold deviations from the
+ * level, so their precision is relative to the seasonal amplitude, not to the level.
  *
  * Warm-up default: 2 hours and 24 samples.
  */
@@ -50,6 +63,12 @@
 
 #define DAY 86400.0
 #define WEEK 604800.0
+
+/* Arrays per bin: daily raw, weight, harmonic, relative scale, value; weekly raw, weight, harmonic, value. */
+enum { A_RAW, A_W, A_HARM, A_REL, A_DVAL };
+#define A_WVAL 3
+#define D_ARRAYS 5
+#define W_ARRAYS 4
 
 #define LAYOUT_DAILY 1u
 #define LAYOUT_WEEKLY 2u
@@ -67,16 +86,25 @@ enum { M_FLAT, M_DAILY, M_WEEKLY, N_MODELS };
 #define REFIT_WEEKLY_SECONDS (24 * 3600.0)
 
 #define HALFLIFE_LEVEL_FLAT 3600.0
-#define HALFLIFE_LEVEL_SEASONAL (2 * 3600.0)
+#define HALFLIFE_LEVEL_SEASONAL (1800.0)
 #define HALFLIFE_REF (12 * 3600.0)
 #define HALFLIFE_SCALE (6 * 3600.0)
 #define HALFLIFE_ERR (2 * DAY)
 #define PROFILE_HALFLIFE_CYCLES 4.0
 #define BIN_PRIOR_WEIGHT 2.0 /* how many samples the harmonic fit is worth in a bin */
 #define BIN_MATURE_WEIGHT 3.0
+#define BIN_SCALE_PRIOR 16.0 /* how many samples the global scale is worth in a bin's scale */
+#define REL_SCALE_MAX 8.0
+#define SPREAD_FLOOR 0.02
+#define STEP_SIGMAS 3.0 /* neighbouring bins further apart than this many core sigmas are a step */
+#define TEST_SHARE \
+        (1.0 / 3)        /* three tests per sample (the sample, two charts) share the false-alarm budget */
+#define CHART_ALPHA 0.15 /* about 6 samples of memory */
+#define CHART_CLIP 4.0   /* a single sample moves a chart by at most this many core sigmas */
+#define MOMENT_ALPHA (1.0 / 2048)
 
-#define HARMONICS_DAILY 8
-#define HARMONICS_WEEKLY 7
+#define HARMONICS_DAILY 6
+#define HARMONICS_WEEKLY 5
 #define HARMONICS_WEEKLY_ALONE 14
 #define HARMONICS_MAX 14
 
@@ -86,6 +114,8 @@ static const double model_penalty[N_MODELS] = { 0, 0.05, 0.10 };
 enum {
         FLAG_DAILY_FIT = 1u << 0,
         FLAG_WEEKLY_FIT = 1u << 1,
+        FLAG_CALM = 1u << 2,  /* the previous sample was within 2 core sigmas */
+        FLAG_QUIET_SHIFT = 8, /* bits 8..15: samples left in the tail's quiet period (TAIL_QUIET) */
 };
 
 /* Indices of the per-sample exponential decays, all for the same dt: computed once per new dt. */
@@ -94,6 +124,14 @@ enum { DK_FLAT, DK_SEAS, DK_REF, DK_SCALE, DK_ERR, N_DECAYS };
 static const double decay_halflife[N_DECAYS] = {
         HALFLIFE_LEVEL_FLAT, HALFLIFE_LEVEL_SEASONAL, HALFLIFE_REF, HALFLIFE_SCALE, HALFLIFE_ERR,
 };
+
+typedef struct Chart {
+        float m;        /* the exponentially weighted statistic */
+        float k;        /* boundary, in the statistic's own core sigmas */
+        uint32_t quiet; /* tail quiet period left */
+        float scale; /* the statistic's own mean absolute value (long memory), when not past the boundary */
+        TailCal tail;
+} Chart;
 
 typedef struct SeasonalState {
         double last_t;
@@ -112,12 +150,23 @@ typedef struct SeasonalState {
         float err[N_MODELS]; /* out-of-sample mean absolute error (clipped) per candidate */
         float err_w[N_MODELS];
         float ref_w;
+        float spread_level,
+                spread; /* slow mean of x and mean absolute deviation from it: the floor of sigma */
         float run_time, run_sum;
         int32_t run;
         uint32_t n;
         uint32_t active;
         uint32_t flags;
-        /* then: float d_raw[bins_d], d_w[bins_d], d_harm[bins_d], w_raw[bins_w], w_w[bins_w], w_harm[bins_w] */
+        float k; /* alarm boundary in core sigmas (tail calibration) */
+        TailCal tail;
+        /* Short-memory control charts on the active candidate's clipped z: the shift chart averages z
+         * (a level shift too small for any one sample), the variance chart averages |z| - its long-run
+         * mean (a burst of noise). Each has its own calibrated boundary. */
+        float abs_mean, sq_mean; /* long-run E|zc| and E zc^2 (clipped) */
+        Chart shift, var;
+        /* then: daily arrays d_raw, d_w, d_harm, d_rel, d_val (bins_d floats each), weekly arrays w_raw,
+         * w_w, w_harm, w_val (bins_w each); *_val is the bin's value (raw shrunk towards the harmonic fit),
+         * kept up to date so that a lookup needs no division */
 } SeasonalState;
 
 static inline float *arr_d(const DetectorParams *p, SeasonalState *s, unsigned which) {
@@ -125,7 +174,7 @@ static inline float *arr_d(const DetectorParams *p, SeasonalState *s, unsigned w
 }
 
 static inline float *arr_w(const DetectorParams *p, SeasonalState *s, unsigned which) {
-        return (float *) (s + 1) + 3 * (size_t) p->derived.bins_d + (size_t) which * p->derived.bins_w;
+        return (float *) (s + 1) + D_ARRAYS * (size_t) p->derived.bins_d + (size_t) which * p->derived.bins_w;
 }
 
 static int seasonal_prepare(DetectorParams *p) {
@@ -156,10 +205,15 @@ static int seasonal_prepare(DetectorParams *p) {
         }
         p->derived.seasonal_layout = layout;
         p->derived.state_size = sizeof(SeasonalState) +
-                3 * sizeof(float) * (p->derived.bins_d + p->derived.bins_w);
+                sizeof(float) * (D_ARRAYS * p->derived.bins_d + W_ARRAYS * p->derived.bins_w);
         p->derived.warmup_samples = 24;
         p->derived.warmup_seconds = 2 * 3600;
         return 0;
+}
+
+static void chart_init(Chart *c) {
+        memset(c, 0, sizeof(*c));
+        tail_init(&c->tail);
 }
 
 static void seasonal_init(const DetectorParams *p, void *state) {
@@ -168,6 +222,14 @@ static void seasonal_init(const DetectorParams *p, void *state) {
         s->cache_dt = NAN;
         for (size_t m = 0; m < N_MODELS; m++)
                 s->err_since[m] = NAN;
+        tail_init(&s->tail);
+        chart_init(&s->shift);
+        chart_init(&s->var);
+        s->abs_mean = (float) (1 / MAD_TO_SIGMA);
+        s->sq_mean = 1;
+        float *rel = arr_d(p, s, A_REL);
+        for (uint32_t b = 0; b < p->derived.bins_d; b++)
+                rel[b] = 1;
 }
 
 /* floor() without a libm call (the baseline x86-64 has no rounding instruction); |v| < 2^62. */
@@ -191,16 +253,20 @@ static inline double bin_value(const float *raw, const float *w, const float *ha
         return (wb * raw[b] + BIN_PRIOR_WEIGHT * harm[b]) / (wb + BIN_PRIOR_WEIGHT);
 }
 
-/* The profile at a phase position, linear between bin centres (circular). */
-static inline double profile_at(const float *raw, const float *w, const float *harm, uint32_t bins, double u) {
+/* The profile at a phase position: linear between bin centres (circular), except across a step (neighbours
+ * further apart than `step`), where the sample's own bin answers -- interpolating a square edge would be
+ * wrong on both sides of it every day. */
+static inline double profile_at(const float *val, uint32_t bins, double u, double step) {
         double v = u - 0.5;
         int64_t i0 = floor_i64(v);
         double frac = v - (double) i0;
         if (i0 < 0)
                 i0 += bins;
         uint32_t a = (uint32_t) i0 % bins, b = a + 1 == bins ? 0 : a + 1;
-        double va = bin_value(raw, w, harm, a), vb = bin_value(raw, w, harm, b);
-        return va + frac * (vb - va);
+        double d = val[b] - val[a];
+        if (fabs(d) > step)
+                return frac < 0.5 ? val[a] : val[b];
+        return val[a] + frac * d;
 }
 
 static inline uint32_t bin_of(double u, uint32_t bins) {
@@ -310,26 +376,28 @@ static double refit_profile(
         float *raw,
         float *w,
         float *harm,
+        float *val,
         uint32_t bins,
         unsigned harmonics,
         double decay,
         double span,
         double period) {
+        double mean = NAN;
         for (uint32_t b = 0; b < bins; b++)
                 w[b] = (float) (w[b] * decay);
-        if (span < period || longest_gap(w, bins) > 1.0 / 8)
-                return NAN;
-        if (harmonic_fit(raw, w, bins, harmonics, harm) < 0)
-                return NAN;
-
-        double mean = 0;
-        for (uint32_t b = 0; b < bins; b++)
-                mean += bin_value(raw, w, harm, b);
-        mean /= bins;
-        for (uint32_t b = 0; b < bins; b++) {
-                harm[b] = (float) (harm[b] - mean);
-                raw[b] = (float) (raw[b] - mean);
+        if (span >= period && longest_gap(w, bins) <= 1.0 / 8 &&
+            harmonic_fit(raw, w, bins, harmonics, harm) >= 0) {
+                mean = 0;
+                for (uint32_t b = 0; b < bins; b++)
+                        mean += bin_value(raw, w, harm, b);
+                mean /= bins;
+                for (uint32_t b = 0; b < bins; b++) {
+                        harm[b] = (float) (harm[b] - mean);
+                        raw[b] = (float) (raw[b] - mean);
+                }
         }
+        for (uint32_t b = 0; b < bins; b++)
+                val[b] = (float) bin_value(raw, w, harm, b);
         return mean;
 }
 
@@ -343,9 +411,10 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
                 double decay = exp(-(t - s->last_refit_d) * M_LN2 / (PROFILE_HALFLIFE_CYCLES * DAY));
                 s->last_refit_d = t;
                 double mu = refit_profile(
-                        arr_d(p, s, 0),
-                        arr_d(p, s, 1),
-                        arr_d(p, s, 2),
+                        arr_d(p, s, A_RAW),
+                        arr_d(p, s, A_W),
+                        arr_d(p, s, A_HARM),
+                        arr_d(p, s, A_DVAL),
                         p->derived.bins_d,
                         HARMONICS_DAILY,
                         decay,
@@ -353,7 +422,7 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
                         DAY);
                 if (isnan(mu)) {
                         if (!(s->flags & FLAG_DAILY_FIT))
-                                memset(arr_d(p, s, 2), 0, sizeof(float) * p->derived.bins_d);
+                                memset(arr_d(p, s, A_HARM), 0, sizeof(float) * p->derived.bins_d);
                 } else {
                         s->flags |= FLAG_DAILY_FIT;
                         s->ref += mu;
@@ -369,10 +438,18 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
                 s->last_refit_w = t;
                 unsigned h = (layout & LAYOUT_DAILY) ? HARMONICS_WEEKLY : HARMONICS_WEEKLY_ALONE;
                 double mu = refit_profile(
-                        arr_w(p, s, 0), arr_w(p, s, 1), arr_w(p, s, 2), p->derived.bins_w, h, decay, span, WEEK);
+                        arr_w(p, s, A_RAW),
+                        arr_w(p, s, A_W),
+                        arr_w(p, s, A_HARM),
+                        arr_w(p, s, A_WVAL),
+                        p->derived.bins_w,
+                        h,
+                        decay,
+                        span,
+                        WEEK);
                 if (isnan(mu)) {
                         if (!(s->flags & FLAG_WEEKLY_FIT))
-                                memset(arr_w(p, s, 2), 0, sizeof(float) * p->derived.bins_w);
+                                memset(arr_w(p, s, A_HARM), 0, sizeof(float) * p->derived.bins_w);
                 } else {
                         bool first = !(s->flags & FLAG_WEEKLY_FIT);
                         s->flags |= FLAG_WEEKLY_FIT;
@@ -401,7 +478,7 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
                 bool eligible[N_MODELS] = {
                         true,
                         d_ok && t - s->err_since[M_DAILY] >= DAY,
-                        w_ok && t - s->err_since[M_WEEKLY] >= WEEK,
+                        w_ok && t - s->err_since[M_WEEKLY] >= 2 * DAY,
                 };
                 if (!eligible[s->active])
                         s->active = M_FLAT;
@@ -421,38 +498,68 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
 
 /* ---- per sample ---- */
 
+static inline bool chart_watched(double z, DetectorDirection d) {
+        return d == DETECTOR_DIRECTION_BOTH || (d == DETECTOR_DIRECTION_UP ? z > 0 : z < 0);
+}
+
+static inline bool chart_past(const Chart *c, double z, DetectorDirection d) {
+        return chart_watched(z, d) && fabs(z) >= c->k;
+}
+
+static inline void chart_count(Chart *c, double az, bool past, bool warm, float weight) {
+        if (az >= 2 && c->quiet == 0 && warm)
+                tail_count_weighted(&c->tail, az, weight);
+        c->quiet = past ? TAIL_QUIET : c->quiet > 0 ? c->quiet - 1 : 0;
+}
+
+/* The rate of a time-decayed average for this sample: 1 - e^(-dt/halflife) once the average has seen
+ * enough samples, a plain running mean before that (so the first samples are not underweighted); counts the
+ * sample. A gap gives the new sample more weight, as it should. */
+static inline double ew_rate(float *count, double one_minus_decay) {
+        double c = *count + 1;
+        if (c < 1e6)
+                *count = (float) c;
+        return c * one_minus_decay < 1 ? 1 / c : one_minus_decay;
+}
+
+/* Learn candidate m's level and global core scale from its residual r, unless r is past its boundary (k core
+ * sigmas) or a shift is being watched (freeze). Levels and scales use decayed sample weights (the weight
+ * behind an average halves every half-life): after a gap the old estimate still counts for what it was
+ * worth, which a plain exponential average would forget at once. a_* are 1 - decay factors. */
 static inline void learn_level(
         SeasonalState *s,
         unsigned m,
         double r,
-        double sigma,
-        double d_level,
-        double d_scale,
+        double core,
+        double a_level,
+        double a_scale,
         bool robust,
-        double threshold) {
-        double wl = s->level_w[m] * d_level + 1, ws = s->scale_w[m] * d_scale + 1;
+        bool freeze,
+        double k) {
+        double wl = s->level_w[m] * (1 - a_level) + 1, ws = s->scale_w[m] * (1 - a_scale) + 1;
         if (!robust) {
                 s->level[m] += r / wl;
                 s->scale[m] += (float) ((fabs(r) - s->scale[m]) / ws);
-        } else if (fabs(r) < threshold * sigma) {
-                s->level[m] += clamp_abs(r, HUBER_C * sigma) / wl;
+        } else if (!freeze && fabs(r) < k * core) {
+                s->level[m] += clamp_abs(r, HUBER_C * core) / wl;
                 s->scale[m] += (float) ((fabs(r) - s->scale[m]) / ws);
         } else {
-                s->level_w[m] = (float) (s->level_w[m] * d_level);
-                s->scale_w[m] = (float) (s->scale_w[m] * d_scale);
-                return;
+                wl -= 1;
+                ws -= 1;
         }
         s->level_w[m] = (float) wl;
         s->scale_w[m] = (float) ws;
 }
 
-static inline void learn_bin(float *raw, float *w, uint32_t b, double u, double clip) {
+static inline void
+        learn_bin(float *raw, float *w, const float *harm, float *val, uint32_t b, double u, double clip) {
         double wb = w[b] + 1;
         double dev = u - raw[b];
         if (w[b] >= BIN_MATURE_WEIGHT && fabs(dev) >= clip * 2)
                 return; /* an outlier for a bin that knows its value */
         raw[b] = (float) (raw[b] + clamp_abs(dev, clip) / wb);
         w[b] = (float) wb;
+        val[b] = (float) bin_value(raw, w, harm, b);
 }
 
 int detector_seasonal_update(const DetectorParams *p, void *state, const DetectorSample *sample, Verdict *v) {
@@ -470,17 +577,17 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         }
 
         double ud = 0, uw = 0, dval = 0, wval = 0;
+        double step_d = STEP_SIGMAS * MAX(s->scale[M_DAILY] * MAD_TO_SIGMA, SPREAD_FLOOR * s->spread),
+               step_w = STEP_SIGMAS * MAX(s->scale[M_WEEKLY] * MAD_TO_SIGMA, SPREAD_FLOOR * s->spread);
         if (layout & LAYOUT_DAILY) {
                 ud = phase_bins(lt, DAY, p->derived.res_d);
                 if (s->flags & FLAG_DAILY_FIT)
-                        dval = profile_at(
-                                arr_d(p, s, 0), arr_d(p, s, 1), arr_d(p, s, 2), p->derived.bins_d, ud);
+                        dval = profile_at(arr_d(p, s, A_DVAL), p->derived.bins_d, ud, step_d);
         }
         if (layout & LAYOUT_WEEKLY) {
                 uw = phase_bins(lt + 3 * DAY, WEEK, p->derived.res_w); /* weeks start on Monday */
                 if (s->flags & FLAG_WEEKLY_FIT)
-                        wval = profile_at(
-                                arr_w(p, s, 0), arr_w(p, s, 1), arr_w(p, s, 2), p->derived.bins_w, uw);
+                        wval = profile_at(arr_w(p, s, A_WVAL), p->derived.bins_w, uw, step_w);
         }
         double dpart = (layout & LAYOUT_DAILY) ? dval : 0;
 
@@ -492,9 +599,13 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 }
                 s->ref = x;
                 s->ref_w = 1;
+                s->spread_level = (float) x;
                 s->first_t = s->last_t = s->last_refit_d = s->last_refit_w = t;
                 s->next_refit = t + REFIT_SECONDS;
                 s->n = 1;
+                s->k = tail_recalibrate(&s->tail, t, p->threshold, TEST_SHARE, 1);
+                s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, TEST_SHARE, 1);
+                s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, TEST_SHARE, 1);
                 verdict_skipped(v);
                 verdict_warming(v);
                 return DETECTOR_OK;
@@ -504,7 +615,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         if (!feq(dt, s->cache_dt)) {
                 s->cache_dt = dt;
                 for (unsigned k = 0; k < N_DECAYS; k++)
-                        s->cache_decay[k] = exp(-dt * M_LN2 / decay_halflife[k]);
+                        s->cache_decay[k] = -expm1(-dt * M_LN2 / decay_halflife[k]); /* 1 - decay */
         }
         const double *dk = s->cache_decay;
 
@@ -513,22 +624,80 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->level[M_DAILY] + dval,
                 s->level[M_WEEKLY] + dpart + wval,
         };
-        double sigma[N_MODELS];
+        /* Core sigmas never go below SPREAD_FLOOR of the series' overall spread: a noise-free series must
+         * not make rounding-size deviations infinitely surprising (nor stop learning for fear of them). */
+        double floor_spread = SPREAD_FLOOR * s->spread;
+        double core[N_MODELS];
         for (unsigned m = 0; m < N_MODELS; m++)
-                sigma[m] = sigma_floor(s->scale[m] * MAD_TO_SIGMA, pred[m]);
+                core[m] = sigma_floor(MAX(s->scale[m] * MAD_TO_SIGMA, floor_spread), pred[m]);
 
+        /* The active candidate's core sigma at this phase: with a daily profile, scaled by the phase's
+         * relative noise level (noise often follows load), shrunk towards 1 while the bin has little data. */
         unsigned a = s->active;
-        double r = x - pred[a], z = r / sigma[a];
+        uint32_t bd = (layout & LAYOUT_DAILY) ? bin_of(ud, p->derived.bins_d) : 0;
+        double core_a = core[a];
+        if (a != M_FLAT && (layout & LAYOUT_DAILY)) {
+                double wb = arr_d(p, s, A_W)[bd], rb = arr_d(p, s, A_REL)[bd];
+                core_a = sigma_floor(
+                        MAX(core[a] * (wb * rb + BIN_SCALE_PRIOR) / (wb + BIN_SCALE_PRIOR), floor_spread),
+                        pred[a]);
+        }
+        double sigma = core_a * s->k / p->threshold;
+        double r = x - pred[a], z = r / sigma, zc = r / core_a, azc = fabs(zc);
+        bool past = azc >= s->k;
+        bool robust = s->n >= BOOT_SAMPLES;
+
+        /* The charts. */
+        double zcc = clamp_abs(zc, CHART_CLIP);
+        /* Each chart is measured in its own core sigmas: the iid theory, or more where residuals are
+         * autocorrelated (a model that is a little off for hours), so that the calibration sees a sane scale. */
+        double sm = sqrt(MAX(s->sq_mean, 0.05) * CHART_ALPHA / (2 - CHART_ALPHA));
+        double sv = sqrt(MAX(s->sq_mean - s->abs_mean * s->abs_mean, 0.05) * CHART_ALPHA / (2 - CHART_ALPHA));
+        sm = MAX(sm, s->shift.scale * MAD_TO_SIGMA);
+        sv = MAX(sv, s->var.scale * MAD_TO_SIGMA);
+        s->shift.m = (float) (s->shift.m + (zcc - s->shift.m) * CHART_ALPHA);
+        s->var.m = (float) (s->var.m + (fabs(zcc) - s->abs_mean - s->var.m) * CHART_ALPHA);
+        double zm = s->shift.m / sm, zv = s->var.m / sv;
+        bool shift_past = robust && chart_past(&s->shift, zm, p->direction);
+
+        /* The verdict: the most surprising of the sample and the charts, each scaled so that its boundary
+         * is at |z| = threshold. The band is the sample's. */
+        double zs = z;
+        double zshift = zm * p->threshold / s->shift.k, zvar = MAX(zv, 0.0) * p->threshold / s->var.k;
+        if (fabs(zshift) > fabs(zs) && chart_watched(zshift, p->direction))
+                zs = zshift;
+        if (p->direction == DETECTOR_DIRECTION_BOTH && zvar > fabs(zs))
+                zs = zvar;
         v->expected = pred[a];
-        v->lower = pred[a] - p->threshold * sigma[a];
-        v->upper = pred[a] + p->threshold * sigma[a];
+        v->lower = pred[a] - p->threshold * sigma;
+        v->upper = pred[a] + p->threshold * sigma;
         v->warming_up = false;
-        v->anomalous = verdict_from_z(p, z, v);
-        if (!detector_is_warm(p, s->n, t - s->first_t))
+        v->anomalous = verdict_from_z(p, zs, v);
+        bool warm = detector_is_warm(p, s->n, t - s->first_t);
+        if (!warm)
                 verdict_warming(v);
 
-        bool robust = s->n >= BOOT_SAMPLES;
-        bool outlier = robust && fabs(z) >= p->threshold;
+        /* Tail histograms of the sample and of the charts. */
+        uint32_t quiet = (s->flags >> FLAG_QUIET_SHIFT) & 0xff;
+        if (azc >= 2 && warm && tail_counts_now(past, s->flags & FLAG_CALM, quiet))
+                tail_count(&s->tail, azc);
+        quiet = past ? TAIL_QUIET : quiet > 0 ? quiet - 1 : 0;
+        s->flags = (s->flags & (FLAG_DAILY_FIT | FLAG_WEEKLY_FIT)) | (azc < 2 ? FLAG_CALM : 0) |
+                quiet << FLAG_QUIET_SHIFT;
+        chart_count(&s->shift, fabs(zm), fabs(zm) >= s->shift.k, warm, 1);
+        chart_count(&s->var, MAX(zv, 0.0), zv >= s->var.k, warm, 2); /* one-sided */
+        if (robust && fabs(zm) < s->shift.k)
+                s->shift.scale =
+                        (float) (s->shift.scale + (fabs(s->shift.m) - s->shift.scale) * MOMENT_ALPHA * 4);
+        if (robust && zv < s->var.k)
+                s->var.scale = (float) (s->var.scale + (fabs(s->var.m) - s->var.scale) * MOMENT_ALPHA * 4);
+        if (!past) {
+                s->abs_mean = (float) (s->abs_mean + (fabs(zcc) - s->abs_mean) * MOMENT_ALPHA);
+                s->sq_mean = (float) (s->sq_mean + (zcc * zcc - s->sq_mean) * MOMENT_ALPHA);
+        }
+        /* A shift the chart sees does not teach the levels and profiles (the run rule re-learns it if it
+         * lasts). */
+        bool outlier = robust && past;
 
         /* Out-of-sample errors of the candidates that have a profile to offer. */
         bool has[N_MODELS] = {
@@ -539,57 +708,68 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         for (unsigned m = 0; m < N_MODELS; m++) {
                 if (!has[m])
                         continue;
-                double e = MIN(fabs(x - pred[m]), 4 * sigma[m]);
-                double we = s->err_w[m] * dk[DK_ERR] + 1;
-                s->err[m] += (float) ((e - s->err[m]) / we);
-                s->err_w[m] = (float) we;
+                double e = MIN(fabs(x - pred[m]), 4 * core[m]);
+                s->err[m] += (float) ((e - s->err[m]) * ew_rate(&s->err_w[m], dk[DK_ERR]));
         }
 
         /* Levels and scales of every candidate, each judged by its own band. */
-        learn_level(
-                s, M_FLAT, x - pred[M_FLAT], sigma[M_FLAT], dk[DK_FLAT], dk[DK_SCALE], robust, p->threshold);
+        double k = s->k;
+        learn_level(s, M_FLAT, x - pred[M_FLAT], core[M_FLAT], dk[DK_FLAT], dk[DK_SCALE], robust, false, k);
         if (layout & LAYOUT_DAILY)
                 learn_level(
-                        s, M_DAILY, x - pred[M_DAILY], sigma[M_DAILY], dk[DK_SEAS], dk[DK_SCALE], robust, p->threshold);
+                        s, M_DAILY, x - pred[M_DAILY], core[M_DAILY], dk[DK_SEAS], dk[DK_SCALE], robust, false, k);
         if (layout & LAYOUT_WEEKLY)
                 learn_level(
-                        s,
-                        M_WEEKLY,
-                        x - pred[M_WEEKLY],
-                        sigma[M_WEEKLY],
-                        dk[DK_SEAS],
-                        dk[DK_SCALE],
-                        robust,
-                        p->threshold);
+                        s, M_WEEKLY, x - pred[M_WEEKLY], core[M_WEEKLY], dk[DK_SEAS], dk[DK_SCALE], robust, false, k);
 
-        /* The reference level and the profiles (not from samples the active candidate calls anomalous). */
-        double sig_shape = sigma[(layout & LAYOUT_DAILY) ? M_DAILY : M_WEEKLY];
+        /* The reference level, the profiles and the per-phase scale (not from samples past the boundary). */
+        double core_shape = core[(layout & LAYOUT_DAILY) ? M_DAILY : M_WEEKLY];
         if (!outlier) {
                 double deseason = x - dpart - wval;
-                double wr = s->ref_w * dk[DK_REF] + 1;
-                s->ref += (robust ? clamp_abs(deseason - s->ref, HUBER_C * sigma[a]) : deseason - s->ref) / wr;
-                s->ref_w = (float) wr;
+                double ar = ew_rate(&s->ref_w, dk[DK_REF]);
+                s->ref += (robust ? clamp_abs(deseason - s->ref, HUBER_C * core_a) : deseason - s->ref) * ar;
+        }
+        /* The phase's relative noise: |residual| / global core sigma of the seasonal candidate in use (the
+         * daily one while the flat one answers), capped, from samples neither past the boundary nor inside a
+         * shift-chart alarm: recurring rough phases (the edges of a nightly job) are learned, a displaced
+         * level (which the chart sees within a few samples) does not widen the band it is judged by. */
+        if ((layout & LAYOUT_DAILY) && !outlier && !shift_past) {
+                float *rel = arr_d(p, s, A_REL);
+                double wb = arr_d(p, s, A_W)[bd] + 1;
+                unsigned m = a == M_FLAT ? M_DAILY : a;
+                double q = MIN(fabs(x - pred[m]) / (core[m] / MAD_TO_SIGMA), REL_SCALE_MAX);
+                rel[bd] = (float) (rel[bd] + (q - rel[bd]) / wb);
+        }
+        {
+                double as = dk[DK_ERR];
+                s->spread_level = (float) (s->spread_level + (x - s->spread_level) * as);
+                s->spread = (float) (s->spread + (fabs(x - s->spread_level) - s->spread) * as);
         }
         if (!outlier || !(s->flags & (FLAG_DAILY_FIT | FLAG_WEEKLY_FIT))) {
-                double clip = robust ? HUBER_C * MAX(sig_shape, sigma[a]) : INFINITY;
+                bool fitted = s->flags & (FLAG_DAILY_FIT | FLAG_WEEKLY_FIT);
+                double clip = robust && fitted ? HUBER_C * MAX(core_shape, core_a) : INFINITY;
                 if (layout & LAYOUT_DAILY)
                         learn_bin(
-                                arr_d(p, s, 0),
-                                arr_d(p, s, 1),
-                                bin_of(ud, p->derived.bins_d),
-                                x - s->ref - wval,
+                                arr_d(p, s, A_RAW),
+                                arr_d(p, s, A_W),
+                                arr_d(p, s, A_HARM),
+                                arr_d(p, s, A_DVAL),
+                                bd,
+                                x - s->ref,
                                 clip);
                 if (layout & LAYOUT_WEEKLY)
                         learn_bin(
-                                arr_w(p, s, 0),
-                                arr_w(p, s, 1),
+                                arr_w(p, s, A_RAW),
+                                arr_w(p, s, A_W),
+                                arr_w(p, s, A_HARM),
+                                arr_w(p, s, A_WVAL),
                                 bin_of(uw, p->derived.bins_w),
                                 x - s->ref - dpart,
                                 clip);
         }
 
         /* A lasting change of level is the new normal after RELEARN_SECONDS. */
-        int side = z > RUN_SIGMA ? 1 : z < -RUN_SIGMA ? -1 : 0;
+        int side = zc > RUN_SIGMA ? 1 : zc < -RUN_SIGMA ? -1 : 0;
         if (side == 0)
                 s->run = 0;
         else if ((s->run > 0 && side > 0) || (s->run < 0 && side < 0)) {
@@ -616,8 +796,14 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         s->last_t = t;
         if (s->n < UINT32_MAX)
                 s->n++;
-        if (t >= s->next_refit)
+        if (t >= s->next_refit) {
                 refit(p, s, t);
+                if (tail_due(&s->tail, t, s->n)) {
+                        s->k = tail_recalibrate(&s->tail, t, p->threshold, TEST_SHARE, s->n);
+                        s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, TEST_SHARE, s->n);
+                        s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, TEST_SHARE, s->n);
+                }
+        }
         return DETECTOR_OK;
 }
 
@@ -639,25 +825,46 @@ static size_t seasonal_describe(const DetectorParams *p, FieldDesc out[static FI
                 { "err", FIELD_F32, offsetof(SeasonalState, err), N_MODELS },
                 { "err_w", FIELD_F32, offsetof(SeasonalState, err_w), N_MODELS },
                 FIELD(SeasonalState, ref_w, FIELD_F32),
+                FIELD(SeasonalState, spread_level, FIELD_F32),
+                FIELD(SeasonalState, spread, FIELD_F32),
                 FIELD(SeasonalState, run_time, FIELD_F32),
                 FIELD(SeasonalState, run_sum, FIELD_F32),
                 FIELD(SeasonalState, run, FIELD_I32),
                 FIELD(SeasonalState, n, FIELD_U32),
                 FIELD(SeasonalState, active, FIELD_U32),
                 FIELD(SeasonalState, flags, FIELD_U32),
+                FIELD(SeasonalState, k, FIELD_F32),
+                TAIL_FIELDS(SeasonalState, tail),
+                FIELD(SeasonalState, abs_mean, FIELD_F32),
+                FIELD(SeasonalState, sq_mean, FIELD_F32),
+                FIELD(SeasonalState, shift.m, FIELD_F32),
+                FIELD(SeasonalState, shift.k, FIELD_F32),
+                FIELD(SeasonalState, shift.quiet, FIELD_U32),
+                FIELD(SeasonalState, shift.scale, FIELD_F32),
+                TAIL_FIELDS(SeasonalState, shift.tail),
+                FIELD(SeasonalState, var.m, FIELD_F32),
+                FIELD(SeasonalState, var.k, FIELD_F32),
+                FIELD(SeasonalState, var.quiet, FIELD_U32),
+                FIELD(SeasonalState, var.scale, FIELD_F32),
+                TAIL_FIELDS(SeasonalState, var.tail),
         };
         size_t n = ELEMENTSOF(f), bd = p->derived.bins_d, bw = p->derived.bins_w;
         memcpy(out, f, sizeof(f));
-        static const char *const names_d[3] = { "daily_raw", "daily_weight", "daily_harmonic" };
-        static const char *const names_w[3] = { "weekly_raw", "weekly_weight", "weekly_harmonic" };
-        for (size_t i = 0; i < 3 && bd > 0; i++)
+        static const char *const names_d[D_ARRAYS] = {
+                "daily_raw", "daily_weight", "daily_harmonic", "daily_rel_scale", "daily_value"
+        };
+        static const char *const names_w[W_ARRAYS] = {
+                "weekly_raw", "weekly_weight", "weekly_harmonic", "weekly_value"
+        };
+        for (size_t i = 0; i < D_ARRAYS && bd > 0; i++)
                 out[n++] = (FieldDesc){
                         names_d[i], FIELD_F32, sizeof(SeasonalState) + i * bd * sizeof(float), bd
                 };
-        for (size_t i = 0; i < 3 && bw > 0; i++)
-                out[n++] = (FieldDesc){
-                        names_w[i], FIELD_F32, sizeof(SeasonalState) + (3 * bd + i * bw) * sizeof(float), bw
-                };
+        for (size_t i = 0; i < W_ARRAYS && bw > 0; i++)
+                out[n++] = (FieldDesc){ names_w[i],
+                                        FIELD_F32,
+                                        sizeof(SeasonalState) + (D_ARRAYS * bd + i * bw) * sizeof(float),
+                                        bw };
         return n;
 }
 
@@ -666,7 +873,12 @@ static int seasonal_check(const DetectorParams *p, const void *state) {
         if (s->n == 0)
                 return 0;
         if (!isfinite(s->last_t) || !isfinite(s->first_t) || s->first_t > s->last_t || !isfinite(s->ref) ||
-            !isfinite(s->next_refit) || s->active >= N_MODELS || (s->flags & ~3u) || !(s->run_time >= 0))
+            !isfinite(s->next_refit) || s->active >= N_MODELS ||
+            (s->flags & ~(7u | 0xffu << FLAG_QUIET_SHIFT)) || !(s->run_time >= 0) || !(s->k > 0) ||
+            !isfinite(s->k) || tail_check(&s->tail) < 0 || !(s->shift.k > 0) || !isfinite(s->shift.k) ||
+            !isfinite(s->shift.m) || tail_check(&s->shift.tail) < 0 || !(s->var.k > 0) ||
+            !isfinite(s->var.k) || !isfinite(s->var.m) || tail_check(&s->var.tail) < 0 || !(s->abs_mean >= 0) ||
+            !(s->sq_mean >= 0) || s->shift.quiet > TAIL_QUIET || s->var.quiet > TAIL_QUIET)
                 return -EBADMSG;
         for (unsigned m = 0; m < N_MODELS; m++)
                 if (!isfinite(s->level[m]) || !(s->scale[m] >= 0) || !isfinite(s->scale[m]) ||
@@ -674,7 +886,7 @@ static int seasonal_check(const DetectorParams *p, const void *state) {
                     !isfinite(s->err[m]))
                         return -EBADMSG;
         const float *bins = (const float *) (s + 1);
-        size_t nb = 3 * ((size_t) p->derived.bins_d + p->derived.bins_w);
+        size_t nb = D_ARRAYS * (size_t) p->derived.bins_d + W_ARRAYS * (size_t) p->derived.bins_w;
         for (size_t i = 0; i < nb; i++)
                 if (!isfinite(bins[i]))
                         return -EBADMSG;

@@ -16,12 +16,15 @@
  */
 #include <errno.h>
 #include <float.h>
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_sf_gamma.h>
 #include <inttypes.h>
 #include <stdlib.h>
 
 #include "detector-internal.h"
 #include "fmt-double.h"
 #include "hashmap.h"
+#include "tail-fit-table.h"
 #include "strbuf.h"
 
 #define STATE_MAGIC "HSD"
@@ -45,7 +48,7 @@ void detector_params_init(DetectorParams *p, DetectorType type) {
                 .type = type,
                 .threshold = 4,
                 .direction = DETECTOR_DIRECTION_BOTH,
-                .halflife_seconds = type == DETECTOR_TYPE_CUSUM ? 7200 : 1800,
+                .halflife_seconds = type == DETECTOR_TYPE_CUSUM ? 6 * 3600 : 1800,
                 .drift = 0.5,
                 .objective = 0.999,
                 .horizon_seconds = 86400,
@@ -281,6 +284,187 @@ double detector_tail_p(double z, double *ret_score) {
         if (ret_score)
                 *ret_score = f >= 16 ? 1 : f / 16;
         return p;
+}
+
+/* ---- tail calibration (see detector-internal.h) ---- */
+
+#define TAIL_FADE_SECONDS (7 * 86400.0)
+#define TAIL_RELIABLE 20.0
+#define TAIL_REF_INTERVAL 300.0
+#define TAIL_PRIOR_WEIGHT 32.0
+#define TAIL_MIN_SLOPE 2.0
+#define TAIL_SEEN 3.0 /* exceedances of a level that prove it is inside the normal range */
+#define TAIL_NU_MIN 1.2
+#define TAIL_NU_MAX 400.0
+
+static double tail_level(int j) {
+        return 2 * pow(1.5, j);
+}
+
+/* E|T| of Student's t with nu > 1 degrees of freedom. */
+static double t_abs_mean(double nu) {
+        return 2 * sqrt(nu) * exp(gsl_sf_lngamma((nu + 1) / 2) - gsl_sf_lngamma(nu / 2)) /
+                (sqrt(M_PI) * (nu - 1));
+}
+
+/* The k (core sigmas) beyond which a t(nu), whose core sigma is one, has two-sided mass alpha: Newton on
+ * log P(|T| > x) against log x, which is nearly linear in the tail; a few GSL CDF calls, no GSL error paths. */
+static double t_quantile(double alpha, double nu) {
+        double scale = MAD_TO_SIGMA * t_abs_mean(nu);
+        double lognorm = gsl_sf_lngamma((nu + 1) / 2) - gsl_sf_lngamma(nu / 2) - 0.5 * log(nu * M_PI);
+        double lo = 1e-3, hi = 1e12; /* bracket in t units */
+        double lx = log(MAX(gsl_cdf_ugaussian_Qinv(alpha / 2), 0.1)), target = log(alpha);
+        for (int i = 0; i < 40; i++) {
+                double x = exp(lx), q = gsl_cdf_tdist_Q(x, nu);
+                double f = log(2 * MAX(q, 1e-300)) - target;
+                if (fabs(f) < 1e-9)
+                        break;
+                if (f > 0)
+                        lo = MAX(lo, x);
+                else
+                        hi = MIN(hi, x);
+                double logpdf = lognorm - (nu + 1) / 2 * log1p(x * x / nu);
+                double slope = -x * exp(logpdf) / MAX(q, 1e-300); /* d log S / d log x */
+                double next = slope < 0 ? lx - f / slope : NAN;
+                if (!isfinite(next) || next <= log(lo) || next >= log(hi))
+                        next = (log(lo) + log(hi)) / 2; /* bisect when Newton leaves the bracket */
+                lx = next;
+        }
+        return exp(lx) / scale;
+}
+
+/* The prior's survival beyond level j (in core sigmas): the table row nearest t(4). */
+static double tail_prior_survival_level(int j) {
+        return j < TAIL_LEVELS ? tail_prior_sf[j] : 0;
+}
+
+/* The degrees of freedom that best explain the histogram (data plus prior): the binned log-likelihood is a
+ * dot product with each precomputed row; the best row is refined by a parabola through it and its
+ * neighbours in log nu. The first row means "this heavy or heavier", the last "as light as a Gaussian". */
+static double tail_fit_nu(const TailCal *c, const double *above) {
+        size_t pr = TAIL_FIT_PRIOR_ROW;
+        double cnt[TAIL_LEVELS + 1];
+        cnt[0] = MAX(c->total - above[0], 0.0);
+        for (int j = 0; j < TAIL_LEVELS; j++)
+                cnt[j + 1] = c->counts[j];
+        for (int b = 0; b <= TAIL_LEVELS; b++)
+                cnt[b] += TAIL_PRIOR_WEIGHT * exp(tail_fit_table[pr].logp[b]);
+
+        double ll[TAIL_FIT_N];
+        size_t best = 0;
+        for (size_t i = 0; i < TAIL_FIT_N; i++) {
+                double v = 0;
+                for (int b = 0; b <= TAIL_LEVELS; b++)
+                        v += cnt[b] * tail_fit_table[i].logp[b];
+                ll[i] = v;
+                if (v > ll[best])
+                        best = i;
+        }
+        if (best == 0 || best == TAIL_FIT_N - 1)
+                return tail_fit_table[best].nu;
+        double x0 = log(tail_fit_table[best - 1].nu), x1 = log(tail_fit_table[best].nu),
+               x2 = log(tail_fit_table[best + 1].nu);
+        double d = (ll[best - 1] - 2 * ll[best] + ll[best + 1]);
+        double x = d < 0 ? x1 + 0.5 * (x2 - x1) * (ll[best - 1] - ll[best + 1]) / d : x1;
+        return exp(CLAMP(x, x0, x2));
+}
+
+/* Fold the samples since the last recalibration into the histogram (fading old counts) and return the
+ * per-sample false-alarm budget alpha. */
+static double tail_fold(TailCal *c, double t, double threshold, double share, uint32_t n_now) {
+        uint32_t since = n_now - c->n_checkpoint;
+        if (since > 0) {
+                if (!isnan(c->checkpoint_t) && t > c->checkpoint_t) {
+                        double dt = (t - c->checkpoint_t) / since;
+                        c->dt_mean = c->dt_mean > 0
+                                ? (float) (0.75 * c->dt_mean + 0.25 * MIN(dt, 4.0 * c->dt_mean))
+                                : (float) dt;
+                }
+                /* Counts fade with time (a half-life of a week): the boundary is about rarity in time, and a
+                 * rare recurring event (a nightly job, a GC pause a day) must stay in memory whatever the
+                 * sampling rate. */
+                double fade = isnan(c->checkpoint_t) || !(t > c->checkpoint_t)
+                        ? 1
+                        : exp2(-(t - c->checkpoint_t) / TAIL_FADE_SECONDS);
+                for (int j = 0; j < TAIL_LEVELS; j++)
+                        c->counts[j] = (float) (c->counts[j] * fade);
+                c->total = (float) (c->total * fade + since);
+        }
+        c->n_checkpoint = n_now;
+        c->checkpoint_t = t;
+
+        double interval = c->dt_mean > 0 ? c->dt_mean : TAIL_REF_INTERVAL;
+        double alpha = share * erfc(threshold / M_SQRT2) *
+                CLAMP(interval / TAIL_REF_INTERVAL, 1.0 / 3600, 12.0);
+        return CLAMP(alpha, 1e-300, 0.5);
+}
+
+float tail_empirical(TailCal *c, double t, double threshold, double share, uint32_t n_now) {
+        double alpha = tail_fold(c, t, threshold, share, n_now), n = c->total + TAIL_PRIOR_WEIGHT, above = 0;
+        for (int j = TAIL_LEVELS - 1; j >= 0; j--) {
+                above += c->counts[j];
+                if (above >= TAIL_SEEN && above / n > alpha)
+                        return (float) (j + 1 < TAIL_LEVELS ? tail_level(j + 1) : 1.5 * tail_level(j));
+        }
+        return 0;
+}
+
+float tail_recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n_now) {
+        double alpha = tail_fold(c, t, threshold, share, n_now);
+        double k_min = gsl_cdf_ugaussian_Qinv(alpha / 2); /* the boundary is never tighter than Gaussian */
+
+        /* Survival at each level, data plus prior. */
+        double n = c->total + TAIL_PRIOR_WEIGHT, above[TAIL_LEVELS + 1], S[TAIL_LEVELS + 1];
+        above[TAIL_LEVELS] = 0;
+        for (int j = TAIL_LEVELS - 1; j >= 0; j--)
+                above[j] = above[j + 1] + c->counts[j];
+        for (int j = 0; j <= TAIL_LEVELS; j++)
+                S[j] = (above[j] + TAIL_PRIOR_WEIGHT * tail_prior_survival_level(j)) / n;
+        int top = 0;
+        for (int j = 0; j < TAIL_LEVELS; j++)
+                if (above[j] >= TAIL_RELIABLE)
+                        top = j;
+        double lt = tail_level(top);
+
+        double k;
+        if (S[top] <= alpha) {
+                /* The quantile is inside the observed range: log-log interpolation between the levels. */
+                int j = 0;
+                while (j < top && S[j] > alpha)
+                        j++;
+                if (j == 0)
+                        k = tail_level(0);
+                else {
+                        double slope = log(S[j - 1] / S[j]) / log(1.5);
+                        k = tail_level(j - 1) * pow(S[j - 1] / alpha, 1 / MAX(slope, TAIL_MIN_SLOPE));
+                }
+        } else {
+                /* Beyond the data: the Student-t (core scale fixed to the detector's) that best explains the
+                 * whole histogram (binned maximum likelihood over nu), and its quantile at alpha. */
+                double nu = tail_fit_nu(c, above);
+                if (nu > TAIL_NU_MIN) {
+                        k = t_quantile(alpha, nu);
+                } else {
+                        /* Heavier than any t (a far cluster of recurring blips): a local power law from the
+                         * top reliable level, the slope from the next level's count plus one half and from
+                         * the level below. */
+                        double s_next = (top + 1 < TAIL_LEVELS ? above[top + 1] : 0) + 0.5;
+                        s_next = (s_next +
+                                  TAIL_PRIOR_WEIGHT *
+                                          (top + 1 < TAIL_LEVELS ? tail_prior_survival_level(top + 1) : 0)) /
+                                n;
+                        double slope = S[top] > s_next ? log(S[top] / s_next) / log(1.5) : 0;
+                        if (top > 0 && S[top - 1] > S[top])
+                                slope = MAX(slope, log(S[top - 1] / S[top]) / log(1.5));
+                        k = lt * pow(S[top] / alpha, 1 / MAX(slope, TAIL_MIN_SLOPE));
+                }
+        }
+        /* Never inside levels that the data shows (TAIL_SEEN times) to be exceeded more often than alpha; a
+         * lone far exceedance -- an anomaly -- does not move the boundary past itself. */
+        for (int j = top + 1; j < TAIL_LEVELS; j++)
+                if (above[j] >= TAIL_SEEN && above[j] / n > alpha)
+                        k = MAX(k, tail_level(j));
+        return (float) MAX(k, k_min);
 }
 
 /* ---- serialization ---- */

@@ -15,12 +15,15 @@
  * the identity hash used by save/load). Every other function requires prepared params.
  *
  * Scores. p is a tail probability in each kind's own model and score = min(1, -log10(p) / 16), so equal
- * scores mean equal surprise across series and kinds. The z-score kinds (ewma, seasonal, and the per-sample
- * band of cusum and trend) use a Student-t tail with 10 degrees of freedom on the robust z: service metrics
- * have heavy tails, so a Gaussian tail would call a 6-sigma blip a one-in-a-billion event and saturate the
- * score at z = 8.3; with t(10) the default threshold (z = 4) scores 0.16, z = 10 scores 0.38, and the score
- * reaches 1 only near z = 100. The tail is computed directly in log space (a table with Hermite
- * interpolation below z = 16, the exact closed-form series above), never as 1 - CDF.
+ * scores mean equal surprise across series and kinds. The z-score kinds (ewma, seasonal, and the band of
+ * cusum and trend) use a Student-t tail with 10 degrees of freedom on a robust z: service metrics have heavy
+ * tails, so a Gaussian tail would call a 6-sigma blip a one-in-a-billion event and saturate the score at
+ * z = 8.3; with t(10) the default threshold (z = 4) scores 0.16, z = 10 scores 0.38, and the score reaches 1
+ * only near z = 100. The tail is computed directly in log space (a table of cubics below z = 16, the exact
+ * closed-form series above), never as 1 - CDF. For ewma and seasonal, z is measured in units of the series'
+ * calibrated band: the alarm boundary comes from the series' own tails so that a false alarm is as rare in
+ * time as a `threshold`-sigma Gaussian event every 5 minutes (detector-internal.h, "tail calibration"), and
+ * z = threshold exactly at that boundary.
  *
  * This header is the only thing the evaluator uses; per-kind files (detector-ewma.c, ...) stay private.
  * detectors/ does not depend on rules/: the evaluator maps a rule's DetectorSpec to DetectorParams.
@@ -62,7 +65,7 @@ typedef struct DetectorParams {
         uint64_t warmup_samples;     /* before this many samples (has_warmup: one of them is set) */
         bool has_warmup;             /* false: the kind's default warm-up (see detector_params_prepare) */
 
-        double halflife_seconds; /* ewma; default 1800 */
+        double halflife_seconds; /* ewma (default 1800) and cusum's baseline (default 21600) */
 
         double periods_seconds[DETECTOR_PERIODS_MAX]; /* seasonal: 86400 and/or 604800; n_periods 0: detect */
         size_t n_periods;

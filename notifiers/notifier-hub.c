@@ -46,6 +46,7 @@ struct Message {
 
 struct Attempt {
         Notifier *notifier;
+        char *url; /* the URL this request went to (the notifier's may be rotated meanwhile): a secret */
         CURL *easy;
         struct curl_slist *headers;
         CurlBody body;
@@ -261,41 +262,30 @@ static void report_message(
 }
 
 /* A response body may be quoted in a report for diagnosis ("invalid_payload", "channel_not_found"), but
- * some servers echo the request path, which holds the secret. Keep printable ASCII, at most
- * DETAIL_BODY_MAX bytes, and cut out every piece of the URL after the authority that is long enough to
- * be a token. */
-static char *scrub_body(const char *body, size_t len, const char *url) {
+ * some servers echo the request path, which holds the secret. Every piece of the URL after the authority
+ * that is long enough to be a token is masked in the whole body first (also one cut off where the body was
+ * cut), then the first DETAIL_BODY_MAX bytes are kept, as printable ASCII. */
+static char *scrub_body(const char *body, size_t len, bool truncated, const char *url) {
+        _cleanup_(secret_list_done) SecretList secrets = {};
         _cleanup_strbuf_ StrBuf b = STRBUF_INIT;
         _cleanup_free_ char *text = NULL;
         const char *rest;
 
-        len = MIN(len, (size_t) DETAIL_BODY_MAX);
+        rest = url ? strstr(url, "://") : NULL;
+        if (secret_list_add(&secrets, rest ? rest + 3 : "", "/?&=#;:@", 4, false) < 0)
+                return NULL;
         text = malloc(len + 1);
         if (!text)
                 return NULL;
+        memcpy(text, body, len);
+        secret_list_mask(&secrets, text, len, truncated);
+        len = MIN(len, (size_t) DETAIL_BODY_MAX);
         for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char) body[i];
+                unsigned char c = (unsigned char) text[i];
                 text[i] = c >= 0x20 && c < 0x7F ? (char) c : ' ';
         }
         text[len] = 0;
 
-        /* The part of the URL after "scheme://", split at delimiters into candidate secrets. */
-        rest = url ? strstr(url, "://") : NULL;
-        rest = rest ? rest + 3 : "";
-        while (*rest) {
-                size_t tl = strcspn(rest, "/?&=#;:@");
-                if (tl >= 4) {
-                        char *p;
-                        _cleanup_free_ char *tok = strndup(rest, tl);
-                        if (!tok)
-                                return NULL;
-                        while ((p = strstr(text, tok)))
-                                memset(p, '*', tl);
-                }
-                rest += tl;
-                if (*rest)
-                        rest++;
-        }
         /* Collapse the runs of blanks and stars left behind. */
         for (const char *p = text; *p; p++) {
                 if ((*p == ' ' || *p == '*') && b.len > 0 && strbuf_str(&b)[b.len - 1] == *p)
@@ -543,6 +533,7 @@ static void attempt_free(Attempt *a) {
         }
         curl_slist_free_all(a->headers);
         strbuf_done(&a->body.buf);
+        free(a->url);
         free(a->retry_after);
         for (size_t i = 0; i < a->n_batch; i++)
                 a->batch[i]->in_flight = false;
@@ -1165,6 +1156,11 @@ static int attempt_start(Notifier *n, Message **batch, size_t n_batch, bool refr
         a->n_shown = p.n_shown;
         a->n_suppressed = p.n_suppressed;
 
+        a->url = strdup(n->url);
+        if (!a->url) {
+                r = -ENOMEM;
+                goto fail;
+        }
         r = curl_glue_easy_new(n->endpoint, h->opts.request_timeout_usec, &a->easy);
         if (r < 0)
                 goto fail;
@@ -1270,7 +1266,8 @@ static void on_done(CurlGlue *g, CURL *easy, CURLcode result, void *userdata) {
                 if (!transport_ok)
                         detail = strdup(curl_easy_strerror(result));
                 else {
-                        scrubbed = scrub_body(strbuf_str(&a->body.buf), a->body.buf.len, n->url);
+                        scrubbed = scrub_body(
+                                strbuf_str(&a->body.buf), a->body.buf.len, a->body.too_big, a->url);
                         if (asprintf(
                                     &detail,
                                     "HTTP %ld%s%s",

@@ -172,7 +172,7 @@ bool spool_parse_message_file_name(const char *name, uint64_t *ret_seq) {
                         return false;
         memcpy(digits, name, 20);
         digits[20] = 0;
-        if (safe_atou64(digits, &seq) < 0)
+        if (safe_atou64(digits, &seq) < 0 || seq == 0 || seq > SPOOL_SEQ_MAX)
                 return false;
         *ret_seq = seq;
         return true;
@@ -210,33 +210,67 @@ int spool_message_serialize(const SpoolMessage *m, char **ret) {
                 return -EINVAL;            \
         } while (0)
 
-int spool_message_parse(const char *data, size_t len, SpoolMessage *ret, const char **ret_reason) {
-        _cleanup_json_ json_t *o = NULL, *incident = NULL, *event = NULL;
-        const json_t *version, *created;
+/* The envelope both kinds of spool file share: a JSON object (no duplicate keys) whose version_key is 1. */
+static int record_open(
+        const char *data,
+        size_t len,
+        const char *version_key,
+        const char *bad_version,
+        json_t **ret,
+        const char **ret_reason) {
+        _cleanup_json_ json_t *o = NULL;
+        const json_t *version;
         json_error_t err;
-        int r;
 
         o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
         if (!o)
                 REASON("not valid JSON (truncated or damaged)");
         if (!json_is_object(o))
                 REASON("not a JSON object");
-        version = json_object_get(o, "homeostat_outbox");
+        version = json_object_get(o, version_key);
         if (!version || !json_is_integer(version) || json_integer_value(version) != 1)
-                REASON("not a homeostat outbox message of version 1");
-        created = json_object_get(o, "created_usec");
-        if (!created || !json_is_integer(created) || json_integer_value(created) < 0)
-                REASON("created_usec missing or invalid");
+                REASON(bad_version);
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* The incident and event a record carries, checked and normalized as when they were published. */
+static int record_incident_event(
+        const json_t *o, json_t **ret_incident, json_t **ret_event, const char **ret_reason) {
+        _cleanup_json_ json_t *incident = NULL, *event = NULL;
+        int r;
+
         r = notifier_incident_normalize(json_object_get(o, "incident"), &incident, ret_reason);
         if (r < 0)
                 return r;
         r = notifier_event_normalize(json_object_get(o, "event"), &event, ret_reason);
         if (r < 0)
                 return r;
+        *ret_incident = TAKE_PTR(incident);
+        *ret_event = TAKE_PTR(event);
+        return 0;
+}
+
+int spool_message_parse(const char *data, size_t len, SpoolMessage *ret, const char **ret_reason) {
+        _cleanup_json_ json_t *o = NULL;
+        const json_t *created;
+        json_t *incident, *event;
+        int r;
+
+        r = record_open(
+                data, len, "homeostat_outbox", "not a homeostat outbox message of version 1", &o, ret_reason);
+        if (r < 0)
+                return r;
+        created = json_object_get(o, "created_usec");
+        if (!created || !json_is_integer(created) || json_integer_value(created) < 0)
+                REASON("created_usec missing or invalid");
+        r = record_incident_event(o, &incident, &event, ret_reason);
+        if (r < 0)
+                return r;
         *ret = (SpoolMessage){
                 .created_usec = (usec_t) json_integer_value(created),
-                .incident = TAKE_PTR(incident),
-                .event = TAKE_PTR(event),
+                .incident = incident,
+                .event = event,
         };
         return 0;
 }
@@ -246,6 +280,8 @@ int spool_write_message(int dirfd, const SpoolMessage *m) {
         char name[SPOOL_NAME_MAX];
         int r;
 
+        if (m->seq == 0 || m->seq > SPOOL_SEQ_MAX)
+                return -ERANGE;
         r = spool_message_serialize(m, &data);
         if (r < 0)
                 return r;
@@ -310,11 +346,10 @@ static int list_dir(int dirfd, char ***ret, size_t *ret_n) {
         return 0;
 }
 
+/* A regular file below dirfd, never following a link or blocking on a FIFO someone left there. */
 static int read_file_at(int dirfd, const char *name, char **ret, size_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
         struct stat st;
-        size_t size = 0;
 
         fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0)
@@ -323,26 +358,7 @@ static int read_file_at(int dirfd, const char *name, char **ret, size_t *ret_siz
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EBADFD;
-        if (st.st_size > SPOOL_FILE_MAX_BYTES)
-                return -EFBIG;
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (size < (size_t) st.st_size) {
-                ssize_t k = read(fd, buf + size, (size_t) st.st_size - size);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                size += (size_t) k;
-        }
-        buf[size] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_size = size;
-        return 0;
+        return read_full_fd(fd, SPOOL_FILE_MAX_BYTES, ret, ret_size);
 }
 
 static int prune_dir(int dirfd, size_t keep) {
@@ -503,25 +519,15 @@ int spool_remove_alert(int dirfd, const char *incident_id) {
         return spool_sync(sub);
 }
 
-static int alert_parse(const char *data, size_t len, const char *name, SpoolAlert *ret, const char **ret_reason) {
+int spool_alert_parse(const char *data, size_t len, const char *name, SpoolAlert *ret, const char **ret_reason) {
         _cleanup_json_ json_t *o = NULL, *incident = NULL, *event = NULL;
         _cleanup_free_ char *expected = NULL;
-        const json_t *version;
-        json_error_t err;
         int r;
 
-        o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
-        if (!o)
-                REASON("not valid JSON (truncated or damaged)");
-        if (!json_is_object(o))
-                REASON("not a JSON object");
-        version = json_object_get(o, "homeostat_alert");
-        if (!version || !json_is_integer(version) || json_integer_value(version) != 1)
-                REASON("not a homeostat alert of version 1");
-        r = notifier_incident_normalize(json_object_get(o, "incident"), &incident, ret_reason);
+        r = record_open(data, len, "homeostat_alert", "not a homeostat alert of version 1", &o, ret_reason);
         if (r < 0)
                 return r;
-        r = notifier_event_normalize(json_object_get(o, "event"), &event, ret_reason);
+        r = record_incident_event(o, &incident, &event, ret_reason);
         if (r < 0)
                 return r;
         if (asprintf(&expected, "%s.json", json_string_value(json_object_get(incident, "id"))) < 0)
@@ -571,7 +577,7 @@ int spool_load_alerts(int dirfd, SpoolAlert **ret, size_t *ret_n, SpoolReportFn 
                                 r = -ENOMEM;
                                 goto fail;
                         }
-                        r = alert_parse(data, size, names[i], &v[n], &reason);
+                        r = spool_alert_parse(data, size, names[i], &v[n], &reason);
                         if (r == -ENOMEM)
                                 goto fail;
                         if (r >= 0) {

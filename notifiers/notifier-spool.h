@@ -30,6 +30,9 @@
 #define SPOOL_FILE_MAX_BYTES (1024 * 1024) /* a stored message or alert larger than this is corrupt */
 #define SPOOL_ASIDE_KEEP 1000              /* dead/ and corrupt/ keep at most this many files each */
 #define SPOOL_NAME_MAX 32
+/* Sequence numbers run from 1 to SPOOL_SEQ_MAX. Nothing larger is ever written, so a file name beyond it is
+ * damage, and one past the highest sequence number on disk can never wrap around to 0. */
+#define SPOOL_SEQ_MAX ((uint64_t) INT64_MAX)
 
 typedef struct SpoolMessage {
         uint64_t seq;        /* position in the queue, the file name */
@@ -63,14 +66,14 @@ int spool_open_dir(int parent_fd, const char *name, int *ret_fd);
 int spool_write_atomic(int dirfd, const char *name, const char *data, size_t len);
 
 const char *spool_message_file_name(uint64_t seq, char buf[static SPOOL_NAME_MAX]);
-/* Whether name is a message file name; its sequence number in *ret_seq. */
+/* Whether name is a message file name (of a sequence number in 1..SPOOL_SEQ_MAX); the number in *ret_seq. */
 bool spool_parse_message_file_name(const char *name, uint64_t *ret_seq);
 
 int spool_message_serialize(const SpoolMessage *m, char **ret);
 /* Parse a stored message; -EINVAL with a static reason for anything unexpected. */
 int spool_message_parse(const char *data, size_t len, SpoolMessage *ret, const char **ret_reason);
 
-/* Store a message durably. */
+/* Store a message durably. -ERANGE for a sequence number outside 1..SPOOL_SEQ_MAX. */
 int spool_write_message(int dirfd, const SpoolMessage *m);
 /* Remove a delivered or expired message (the directory is not synced; see spool_sync()). */
 int spool_remove_message(int dirfd, uint64_t seq);
@@ -90,6 +93,9 @@ int spool_load_messages(
 int spool_write_alert(int dirfd, const json_t *incident, const json_t *event);
 int spool_remove_alert(int dirfd, const char *incident_id);
 int spool_load_alerts(int dirfd, SpoolAlert **ret, size_t *ret_n, SpoolReportFn report, void *userdata);
+/* Parse a stored alert; name is its file name, which must be "<incident id>.json". -EINVAL with a static
+ * reason for anything unexpected. */
+int spool_alert_parse(const char *data, size_t len, const char *name, SpoolAlert *ret, const char **ret_reason);
 
 /* Number of files in dirfd/subdir (0 if it does not exist). */
 size_t spool_count_files(int dirfd, const char *subdir);

@@ -17,63 +17,16 @@
 
 /* Decode one code point at s[0..len). Invalid or truncated sequences yield U+FFFD and consume one byte,
  * so the output is valid UTF-8 whatever the input. */
-static uint32_t utf8_decode(const char *str, size_t len, size_t *ret_n) {
-        const unsigned char *s = (const unsigned char *) str;
-        size_t n;
+static uint32_t decode_or_replace(const char *s, size_t len, size_t *ret_n) {
         uint32_t cp;
+        int n = utf8_decode(s, len, &cp);
 
-        if (s[0] < 0x80) {
+        if (n < 0) {
                 *ret_n = 1;
-                return s[0];
-        } else if ((s[0] & 0xE0) == 0xC0) {
-                n = 2;
-                cp = s[0] & 0x1F;
-        } else if ((s[0] & 0xF0) == 0xE0) {
-                n = 3;
-                cp = s[0] & 0x0F;
-        } else if ((s[0] & 0xF8) == 0xF0) {
-                n = 4;
-                cp = s[0] & 0x07;
-        } else
-                goto bad;
-        if (n > len)
-                goto bad;
-        for (size_t k = 1; k < n; k++) {
-                if ((s[k] & 0xC0) != 0x80)
-                        goto bad;
-                cp = (cp << 6) | (s[k] & 0x3F);
+                return 0xFFFD;
         }
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-                goto bad;
-        *ret_n = n;
+        *ret_n = (size_t) n;
         return cp;
-bad:
-        *ret_n = 1;
-        return 0xFFFD;
-}
-
-static size_t utf8_encode(uint32_t cp, char out[static 4]) {
-        if (cp < 0x80) {
-                out[0] = (char) cp;
-                return 1;
-        }
-        if (cp < 0x800) {
-                out[0] = (char) (0xC0 | (cp >> 6));
-                out[1] = (char) (0x80 | (cp & 0x3F));
-                return 2;
-        }
-        if (cp < 0x10000) {
-                out[0] = (char) (0xE0 | (cp >> 12));
-                out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-                out[2] = (char) (0x80 | (cp & 0x3F));
-                return 3;
-        }
-        out[0] = (char) (0xF0 | (cp >> 18));
-        out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-        out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-        out[3] = (char) (0x80 | (cp & 0x3F));
-        return 4;
 }
 
 static size_t cp_units(uint32_t cp) {
@@ -85,7 +38,7 @@ size_t text_units(const char *s, size_t len) {
 
         for (size_t i = 0; i < len;) {
                 size_t n;
-                uint32_t cp = utf8_decode(s + i, len - i, &n);
+                uint32_t cp = decode_or_replace(s + i, len - i, &n);
                 units += cp_units(cp);
                 i += n;
         }
@@ -180,8 +133,8 @@ static size_t escape_walk(StrBuf *b, const char *s, TextStyle style, size_t limi
 
         for (size_t i = 0; i < len;) {
                 size_t n, n2 = 0, units, k;
-                uint32_t cp = utf8_decode(s + i, len - i, &n);
-                uint32_t next = i + n < len ? utf8_decode(s + i + n, len - i - n, &n2) : 0;
+                uint32_t cp = decode_or_replace(s + i, len - i, &n);
+                uint32_t next = i + n < len ? decode_or_replace(s + i + n, len - i - n, &n2) : 0;
                 char out[8];
 
                 k = escape_cp(prev, cp, next, style, out, &units);

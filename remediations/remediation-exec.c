@@ -173,8 +173,7 @@ static int on_cleaned_up(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         _cleanup_free_ char *err = NULL;
         int r;
 
-        e->slot = sd_bus_slot_unref(e->slot);
-        if (a->finished)
+        if (!bus_reply_begin(a, &e->slot))
                 return 0;
         r = bus_reply_error(m, &err);
         if (r < 0)
@@ -284,29 +283,31 @@ static void exec_conclude(Action *a) {
 
 static int exec_read(Action *a);
 
+static void fail_read(Action *a, int r, const char *bus_error) {
+        ExecAction *e = ea(a);
+        action_finish(
+                a,
+                ACTION_OUTCOME_FAILED,
+                r,
+                "%s: could not read %s: %s",
+                e->command,
+                e->unit,
+                bus_error ?: errno_text(r));
+}
+
 static int on_exec_read(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Action *a = userdata;
         ExecAction *e = ea(a);
         _cleanup_free_ char *err = NULL;
         int r;
 
-        e->slot = sd_bus_slot_unref(e->slot);
         e->reading = false;
-        if (a->finished)
+        if (!bus_reply_begin(a, &e->slot))
                 return 0;
         unit_info_done(&e->info);
-        r = bus_reply_error(m, &err);
-        if (r >= 0)
-                r = unit_info_from_message(m, &e->info);
+        r = bus_reply_unit_info(m, &err, &e->info);
         if (r < 0) {
-                action_finish(
-                        a,
-                        ACTION_OUTCOME_FAILED,
-                        r,
-                        "%s: could not read %s: %s",
-                        e->command,
-                        e->unit,
-                        err ?: errno_text(r));
+                fail_read(a, r, err);
                 return 0;
         }
         bool ended = streq(e->info.active_state, "failed") || streq(e->info.active_state, "inactive") ||
@@ -319,14 +320,7 @@ static int on_exec_read(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
                 e->reread = false;
                 r = exec_read(a);
                 if (r < 0)
-                        action_finish(
-                                a,
-                                ACTION_OUTCOME_FAILED,
-                                r,
-                                "%s: could not read %s: %s",
-                                e->command,
-                                e->unit,
-                                errno_text(r));
+                        fail_read(a, r, NULL);
         }
         return 0;
 }
@@ -351,14 +345,7 @@ static int on_props_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 return 0;
         r = exec_read(a);
         if (r < 0)
-                action_finish(
-                        a,
-                        ACTION_OUTCOME_FAILED,
-                        r,
-                        "%s: could not read %s: %s",
-                        e->command,
-                        e->unit,
-                        errno_text(r));
+                fail_read(a, r, NULL);
         return 0;
 }
 
@@ -372,14 +359,7 @@ static void on_exec_job_done(Action *a, uint32_t id, const char *job_result) {
         e->phase = EXEC_PHASE_RUNNING;
         r = exec_read(a);
         if (r < 0)
-                action_finish(
-                        a,
-                        ACTION_OUTCOME_FAILED,
-                        r,
-                        "%s: could not read %s: %s",
-                        e->command,
-                        e->unit,
-                        errno_text(r));
+                fail_read(a, r, NULL);
 }
 
 static int on_transient_started(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -389,12 +369,9 @@ static int on_transient_started(sd_bus_message *m, void *userdata, sd_bus_error 
         const char *job;
         int r;
 
-        e->slot = sd_bus_slot_unref(e->slot);
-        if (a->finished)
+        if (!bus_reply_begin(a, &e->slot))
                 return 0;
-        r = bus_reply_error(m, &err);
-        if (r >= 0)
-                r = sd_bus_message_read(m, "o", &job);
+        r = bus_reply_object_path(m, &err, &job);
         if (r < 0) {
                 action_finish(
                         a,
@@ -413,14 +390,20 @@ static int on_transient_started(sd_bus_message *m, void *userdata, sd_bus_error 
         return 0;
 }
 
+/* Open one (sv) entry of a property array, its variant holding `contents`; two closes end it. */
+static int property_open(sd_bus_message *m, const char *name, const char *contents) {
+        int r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", name);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', contents);
+        return r;
+}
+
 static int append_exec_start(sd_bus_message *m, char **argv) {
         int r;
 
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "ExecStart");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+        r = property_open(m, "ExecStart", "a(sasb)");
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(sasb)");
         if (r >= 0)
@@ -515,11 +498,7 @@ static int start_transient(Action *a) {
         r = append_exec_start(m, e->spec.argv);
         if (r < 0)
                 return r;
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "Environment");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "as");
+        r = property_open(m, "Environment", "as");
         if (r >= 0)
                 r = sd_bus_message_append_strv(m, e->spec.env);
         if (r >= 0)

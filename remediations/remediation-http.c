@@ -3,7 +3,8 @@
  * http steps: one request to any HTTP API (Consul maintenance mode, Envoy's healthcheck/fail, a load
  * balancer) through the loop's CurlGlue. The method, URL, headers and body are already expanded and
  * validated by the dispatcher. The result carries the status and a short, sanitized excerpt of the
- * response body; never the URL's credentials or query, never header values, never the request body.
+ * response body; never the URL's credentials or query, never header values, never the request body —
+ * also not when the API quotes the request back in its answer (those are masked in the excerpt).
  * A dry run validates the URL and stops: there is no side-effect-free way to ask an arbitrary API
  * whether a POST would work.
  *
@@ -23,7 +24,9 @@ typedef struct HttpAction {
         char *redacted;
         CURL *easy;
         struct curl_slist *headers;
-        StrBuf body; /* the first HTTP_EXCERPT_CAPTURE bytes */
+        StrBuf body;        /* the first HTTP_EXCERPT_CAPTURE bytes */
+        bool body_cut;      /* more came than was kept */
+        SecretList secrets; /* what the request carried that the answer must not repeat */
 } HttpAction;
 
 void http_spec_done(HttpSpec *s) {
@@ -98,11 +101,11 @@ char *text_excerpt(const char *s, size_t len, size_t max) {
                         i++;
                 } else {
                         /* Copy one whole valid UTF-8 sequence, or replace the bad byte. */
-                        size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-                        size_t bad;
-                        if (n > 1 && i + n <= len && utf8_is_valid(s + i, n, &bad)) {
-                                strbuf_append(&b, s + i, n);
-                                i += n;
+                        uint32_t cp;
+                        int n = utf8_decode(s + i, len - i, &cp);
+                        if (n > 1) {
+                                strbuf_append(&b, s + i, (size_t) n);
+                                i += (size_t) n;
                         } else {
                                 strbuf_putc(&b, '?');
                                 i++;
@@ -141,6 +144,79 @@ static HttpAction *hta(Action *a) {
         return a->data;
 }
 
+static char *base64(const char *s) {
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        size_t len = strlen(s);
+        char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < len; i += 3) {
+                uint32_t v = (uint32_t) (unsigned char) s[i] << 16;
+                if (i + 1 < len)
+                        v |= (uint32_t) (unsigned char) s[i + 1] << 8;
+                if (i + 2 < len)
+                        v |= (unsigned char) s[i + 2];
+                *o++ = alphabet[(v >> 18) & 63];
+                *o++ = alphabet[(v >> 12) & 63];
+                *o++ = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
+                *o++ = i + 2 < len ? alphabet[v & 63] : '=';
+        }
+        *o = 0;
+        return out;
+}
+
+/* What the request carries that its answer must not repeat into the result (an API's error page may quote
+ * the request): the URL's user and password, also as the Basic credentials curl sends for them, its query
+ * and fragment; header values; the body. Each also in its token-sized pieces (from 4 bytes; from 8 for
+ * the body, whose short words are too likely to be ordinary words of the answer). */
+static int collect_secrets(const HttpSpec *spec, SecretList *l) {
+        CURLU *u = curl_url();
+        char *user = NULL, *password = NULL, *user_raw = NULL, *password_raw = NULL, *query = NULL,
+             *fragment = NULL;
+        int r = 0;
+
+        if (!u)
+                return -ENOMEM;
+        if (curl_url_set(u, CURLUPART_URL, spec->url, 0) == CURLUE_OK) {
+                (void) curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE);
+                (void) curl_url_get(u, CURLUPART_PASSWORD, &password, CURLU_URLDECODE);
+                (void) curl_url_get(u, CURLUPART_USER, &user_raw, 0);
+                (void) curl_url_get(u, CURLUPART_PASSWORD, &password_raw, 0);
+                (void) curl_url_get(u, CURLUPART_QUERY, &query, 0);
+                (void) curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0);
+        }
+        if (user || password) {
+                _cleanup_free_ char *pair = NULL, *basic = NULL;
+                if (asprintf(&pair, "%s:%s", strempty(user), strempty(password)) < 0)
+                        pair = NULL;
+                basic = pair ? base64(pair) : NULL;
+                if (!basic)
+                        r = -ENOMEM;
+                else
+                        r = secret_list_add(l, basic, "", 1, true);
+        }
+        const char *parts[] = { user, password, user_raw, password_raw, query, fragment };
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(parts); i++)
+                r = secret_list_add(l, parts[i], "&=;", 4, true);
+        for (char **line = spec->header_lines; r >= 0 && line && *line; line++) {
+                const char *value = strchr(*line, ':');
+                value = value ? value + 1 + strspn(value + 1, " ") : "";
+                r = secret_list_add(l, value, " \t,;=", 4, true);
+        }
+        if (r >= 0)
+                r = secret_list_add(l, spec->body, " \t\r\n{}[]\":,=&", 8, true);
+
+        curl_free(user);
+        curl_free(password);
+        curl_free(user_raw);
+        curl_free(password_raw);
+        curl_free(query);
+        curl_free(fragment);
+        curl_url_cleanup(u);
+        return r;
+}
+
 static void http_release(Action *a) {
         HttpAction *h = a->data;
 
@@ -153,6 +229,7 @@ static void http_release(Action *a) {
         }
         curl_slist_free_all(h->headers);
         strbuf_done(&h->body);
+        secret_list_done(&h->secrets);
         http_spec_done(&h->spec);
         free(h->redacted);
         free(h);
@@ -182,6 +259,8 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
         HttpAction *h = userdata;
         size_t n = size * nmemb;
 
+        if (n > HTTP_EXCERPT_CAPTURE - h->body.len)
+                h->body_cut = true;
         if (h->body.len < HTTP_EXCERPT_CAPTURE)
                 if (strbuf_append(&h->body, ptr, MIN(n, HTTP_EXCERPT_CAPTURE - h->body.len)) < 0)
                         return 0;
@@ -228,6 +307,8 @@ static void on_done(CurlGlue *g, CURL *easy, CURLcode result, void *userdata) {
                 return;
         }
         action_attr_i64(a, "http_status", status);
+        /* The capture is ours: mask in place, then cut for display. */
+        secret_list_mask(&h->secrets, h->body.data ?: (char *) "", h->body.len, h->body_cut);
         excerpt = text_excerpt(strbuf_str(&h->body), h->body.len, HTTP_EXCERPT_SHOWN);
         if (excerpt && excerpt[0])
                 action_attr(a, "response_excerpt", "%s", excerpt);
@@ -259,6 +340,9 @@ int http_start(Action *a, HttpSpec *spec) {
         h->spec = *spec;
         *spec = (HttpSpec){};
         r = url_redact(h->spec.url, &h->redacted);
+        if (r < 0)
+                return r;
+        r = collect_secrets(&h->spec, &h->secrets);
         if (r < 0)
                 return r;
         action_attr(a, "method", "%s", h->spec.method);

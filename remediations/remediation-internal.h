@@ -29,6 +29,7 @@ typedef struct ActionOps {
 } ActionOps;
 
 typedef struct ChildWatch ChildWatch;
+typedef struct UnitInfo UnitInfo;
 
 struct RemediationCtx {
         sd_event *event;
@@ -157,6 +158,14 @@ int action_set_deadline(Action *a, usec_t timeout_usec);
 int action_wait_job(Action *a, const char *job_path, void (*cb)(Action *a, uint32_t id, const char *result));
 /* 0 if the reply is not an error; else the negative errno and the bus error's message in *ret_text. */
 int bus_reply_error(sd_bus_message *m, char **ret_text);
+/* The start of every method reply handler: the call's slot is spent, and an action that has finished
+ * meanwhile (deadline, cancel) ignores the late reply. True when the handler should go on. */
+bool bus_reply_begin(Action *a, sd_bus_slot **slot);
+/* A reply carrying one object path (LoadUnit, RestartUnit & co., StartTransientUnit): 0 and *ret_path, or
+ * the bus error (with its message in *ret_text) or the error reading it. */
+int bus_reply_object_path(sd_bus_message *m, char **ret_text, const char **ret_path);
+/* A reply to unit_info_read(): 0 and the unit's state in *ret, or as above. */
+int bus_reply_unit_info(sd_bus_message *m, char **ret_text, UnitInfo *ret);
 /* GetAll(path, "") with cb(userdata = a); replaces whatever *slot held. */
 int unit_info_read(Action *a, sd_bus_slot **slot, const char *path, sd_bus_message_handler_t cb);
 /* A Manager method call with cb(userdata = a); replaces whatever *slot held. */
@@ -211,7 +220,7 @@ int http_start(Action *a, HttpSpec *spec);
 /* ---- pure helpers, exported for unit tests ---- */
 
 /* The unit's state as read from the bus (GetAll with an empty interface: all interfaces at once). */
-typedef struct UnitInfo {
+struct UnitInfo {
         char *id, *load_state, *active_state, *sub_state, *result, *load_error;
         uint32_t job_id;
         char *job_type;
@@ -221,7 +230,7 @@ typedef struct UnitInfo {
         int32_t exec_main_code, exec_main_status;
         bool has_exec_main;
         LimitValues limits; /* has_* say which properties the unit type has */
-} UnitInfo;
+};
 void unit_info_done(UnitInfo *i);
 int unit_info_from_message(sd_bus_message *m, UnitInfo *ret);
 

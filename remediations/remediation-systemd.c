@@ -178,6 +178,21 @@ int bus_reply_error(sd_bus_message *m, char **ret_text) {
         return -r;
 }
 
+bool bus_reply_begin(Action *a, sd_bus_slot **slot) {
+        *slot = sd_bus_slot_unref(*slot);
+        return !a->finished;
+}
+
+int bus_reply_object_path(sd_bus_message *m, char **ret_text, const char **ret_path) {
+        int r = bus_reply_error(m, ret_text);
+        return r < 0 ? r : sd_bus_message_read(m, "o", ret_path);
+}
+
+int bus_reply_unit_info(sd_bus_message *m, char **ret_text, UnitInfo *ret) {
+        int r = bus_reply_error(m, ret_text);
+        return r < 0 ? r : unit_info_from_message(m, ret);
+}
+
 int manager_call_oneway(RemediationCtx *c, const char *member, const char *types, ...) {
         va_list ap;
         int r;
@@ -690,8 +705,7 @@ static int on_job_queued(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         const char *job;
         int r;
 
-        u->slot = sd_bus_slot_unref(u->slot);
-        if (a->finished)
+        if (!bus_reply_begin(a, &u->slot))
                 return 0;
         r = bus_reply_error(m, &err);
         if (r < 0) {
@@ -743,8 +757,7 @@ static int on_killed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         char sig[32];
         int r;
 
-        u->slot = sd_bus_slot_unref(u->slot);
-        if (a->finished)
+        if (!bus_reply_begin(a, &u->slot))
                 return 0;
         signal_name(u->signal, sig, sizeof(sig));
         r = bus_reply_error(m, &err);
@@ -842,12 +855,9 @@ static int on_limit_verified(sd_bus_message *m, void *userdata, sd_bus_error *re
         LimitValues prev = {}, now_v = {};
         int r;
 
-        u->slot = sd_bus_slot_unref(u->slot);
-        if (a->finished)
+        if (!bus_reply_begin(a, &u->slot))
                 return 0;
-        r = bus_reply_error(m, &err);
-        if (r >= 0)
-                r = unit_info_from_message(m, &u->after);
+        r = bus_reply_unit_info(m, &err, &u->after);
         (void) limit_previous(&u->want, &u->before.limits, &prev);
         if (limit_values_format(&u->want, &want) < 0 || limit_values_format(&prev, &was) < 0) {
                 action_finish(a, ACTION_OUTCOME_FAILED, -ENOMEM, "out of memory");
@@ -891,8 +901,7 @@ static int on_limit_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         _cleanup_free_ char *err = NULL;
         int r;
 
-        u->slot = sd_bus_slot_unref(u->slot);
-        if (a->finished)
+        if (!bus_reply_begin(a, &u->slot))
                 return 0;
         r = bus_reply_error(m, &err);
         if (r < 0) {
@@ -1103,12 +1112,9 @@ static int on_read_before(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         _cleanup_free_ char *err = NULL, *why = NULL;
         int r;
 
-        u->slot = sd_bus_slot_unref(u->slot);
-        if (a->finished)
+        if (!bus_reply_begin(a, &u->slot))
                 return 0;
-        r = bus_reply_error(m, &err);
-        if (r >= 0)
-                r = unit_info_from_message(m, &u->before);
+        r = bus_reply_unit_info(m, &err, &u->before);
         if (r < 0) {
                 action_finish(
                         a,
@@ -1178,12 +1184,9 @@ static int on_read_after(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         _cleanup_free_ char *err = NULL;
         int r;
 
-        u->slot = sd_bus_slot_unref(u->slot);
-        if (a->finished)
+        if (!bus_reply_begin(a, &u->slot))
                 return 0;
-        r = bus_reply_error(m, &err);
-        if (r >= 0)
-                r = unit_info_from_message(m, &u->after);
+        r = bus_reply_unit_info(m, &err, &u->after);
         /* A stopped transient unit is gone by now; the job result is what counts. */
         finish_job(a, r >= 0);
         return 0;
@@ -1196,12 +1199,9 @@ static int on_loaded(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         const char *path;
         int r;
 
-        u->slot = sd_bus_slot_unref(u->slot);
-        if (a->finished)
+        if (!bus_reply_begin(a, &u->slot))
                 return 0;
-        r = bus_reply_error(m, &err);
-        if (r >= 0)
-                r = sd_bus_message_read(m, "o", &path);
+        r = bus_reply_object_path(m, &err, &path);
         if (r < 0) {
                 if (u->op == UNIT_OP_INVOCATION)
                         action_finish(

@@ -422,6 +422,22 @@ static int fail_msg(char **ret_error, int r, const char *fmt, ...) {
         return r;
 }
 
+/* The target key of a prepared step. */
+static int set_target(Prepared *p, const char *fmt, ...) _printf_(2, 3);
+static int set_target(Prepared *p, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&p->target, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+                p->target = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 /* Expand one template. what names the field in messages ("unit"); a templated target must pass the
  * step's allow-list. echo says whether the expanded value may appear in a message. */
 static int
@@ -553,11 +569,7 @@ static int prepare_http(const Step *s, const TemplateVars *vars, Prepared *p, ch
                 memcpy(p->http.expect, s->expect, s->n_expect * sizeof(unsigned));
                 p->http.n_expect = s->n_expect;
         }
-        if (asprintf(&p->target, "http:%s %s", p->http.method, redacted) < 0) {
-                p->target = NULL;
-                return -ENOMEM;
-        }
-        return 0;
+        return set_target(p, "http:%s %s", p->http.method, redacted);
 }
 
 /* Templates are expanded with these when the caller has no incident at hand (a NULL vars). */
@@ -583,11 +595,10 @@ static int step_prepare(const Step *s, const TemplateVars *vars, Prepared *p, ch
                 r = expand(s, &s->unit, vars, TEMPLATE_UNIT, true, true, "unit", &p->unit, ret_error);
                 if (r < 0)
                         return r;
-                if (asprintf(&p->target, "unit:%s", p->unit) < 0) {
-                        p->target = NULL;
-                        return -ENOMEM;
-                }
-                if (s->action == ACTION_KILL && (s->signal <= 0 || s->signal >= SIGRTMAX))
+                r = set_target(p, "unit:%s", p->unit);
+                if (r < 0)
+                        return r;
+                if (s->action == ACTION_KILL && (s->signal <= 0 || s->signal > SIGRTMAX))
                         return fail_msg(ret_error, -EINVAL, "signal %d is not a valid signal", s->signal);
                 if (s->action == ACTION_LIMIT) {
                         p->limits = (LimitValues){
@@ -637,11 +648,7 @@ static int step_prepare(const Step *s, const TemplateVars *vars, Prepared *p, ch
                         Template t = { .text = (char *) "${rule}", .templated = true };
                         (void) template_expand(&t, vars, TEMPLATE_ARGV, &p->exec.rule);
                 }
-                if (asprintf(&p->target, "exec:%s", p->exec.argv[0]) < 0) {
-                        p->target = NULL;
-                        return -ENOMEM;
-                }
-                return 0;
+                return set_target(p, "exec:%s", p->exec.argv[0]);
 
         case ACTION_HAPROXY:
                 r = prepare_addr(s, p, ret_error);
@@ -665,21 +672,13 @@ static int step_prepare(const Step *s, const TemplateVars *vars, Prepared *p, ch
                         return r;
                 if (s->pattern && s->pattern[0] == 0)
                         return fail_msg(ret_error, -EINVAL, "the redis pattern is empty");
-                if (asprintf(&p->target, "redis:%s/%u", p->addr.display, s->db) < 0) {
-                        p->target = NULL;
-                        return -ENOMEM;
-                }
-                return 0;
+                return set_target(p, "redis:%s/%u", p->addr.display, s->db);
 
         case ACTION_MEMCACHED:
                 r = prepare_addr(s, p, ret_error);
                 if (r < 0)
                         return r;
-                if (asprintf(&p->target, "memcached:%s", p->addr.display) < 0) {
-                        p->target = NULL;
-                        return -ENOMEM;
-                }
-                return 0;
+                return set_target(p, "memcached:%s", p->addr.display);
 
         case ACTION_HTTP:
                 return prepare_http(s, vars, p, ret_error);

@@ -124,6 +124,12 @@ static Location whole_file(const char *file) {
         return (Location){ .file = file };
 }
 
+/* Problems with a file's contents as a whole (too large) point at its first character, so that every
+ * diagnostic about a file that was read has the file:line:col form editors jump to. */
+static Location file_start(const char *file) {
+        return (Location){ .file = file, .line = 1, .column = 1 };
+}
+
 /* Check that the bytes are text, then parse and validate them as one file of the configuration. */
 static int add_buffer(
         ConfigBuilder *b, Diagnostics *diags, const char *file, const char *data, size_t len, bool is_main) {
@@ -203,13 +209,13 @@ static int add_file(ConfigBuilder *b, Diagnostics *diags, const char *path, size
                 if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
                         diag_error(
                                 diags,
-                                whole_file(name),
+                                file_start(name),
                                 "file is too large: %llu bytes, the limit is %zu bytes",
                                 (unsigned long long) st.st_size,
                                 max_bytes);
                 else
                         diag_error(
-                                diags, whole_file(name), "file is larger than the limit of %zu bytes", max_bytes);
+                                diags, file_start(name), "file is larger than the limit of %zu bytes", max_bytes);
                 config_builder_mark_incomplete(b);
                 return 0;
         }
@@ -383,7 +389,7 @@ int config_load_buffer(
         if (len > max_bytes)
                 diag_error(
                         diags,
-                        whole_file(name),
+                        file_start(name),
                         "file is too large: %zu bytes, the limit is %zu bytes",
                         len,
                         max_bytes);

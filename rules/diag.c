@@ -10,19 +10,16 @@
 #include "diag.h"
 #include "strbuf.h"
 
-void diag_add(Diagnostics *d, Severity sev, Location loc, const char *fmt, ...) {
+void diag_addv(Diagnostics *d, Severity sev, Location loc, const char *fmt, va_list ap) {
         _cleanup_strbuf_ StrBuf b = STRBUF_INIT;
         _cleanup_free_ char *file = NULL;
-        va_list ap;
 
         if (sev == SEVERITY_ERROR)
                 d->n_errors++;
         else
                 d->n_warnings++;
 
-        va_start(ap, fmt);
         (void) strbuf_vprintf(&b, fmt, ap);
-        va_end(ap);
         /* A hostile file can produce an error per line; keep the first DIAGNOSTICS_MAX (all are counted). */
         if (strbuf_failed(&b) || d->n_items >= DIAGNOSTICS_MAX)
                 return;
@@ -43,6 +40,14 @@ void diag_add(Diagnostics *d, Severity sev, Location loc, const char *fmt, ...) 
         };
         /* loc.file may point into a Config that is about to be freed: point at our own copy. */
         d->items[d->n_items - 1].loc.file = d->items[d->n_items - 1].file;
+}
+
+void diag_add(Diagnostics *d, Severity sev, Location loc, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        diag_addv(d, sev, loc, fmt, ap);
+        va_end(ap);
 }
 
 void diagnostics_done(Diagnostics *d) {

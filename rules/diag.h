@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include <stdarg.h>
+
 #include "macro.h"
 #include "rules.h"
 
@@ -14,6 +16,7 @@
 /* Add a diagnostic. Never fails visibly: on allocation failure the message is lost but the error is still
  * counted, so an invalid configuration can never look valid. */
 void diag_add(Diagnostics *d, Severity sev, Location loc, const char *fmt, ...) _printf_(4, 5);
+void diag_addv(Diagnostics *d, Severity sev, Location loc, const char *fmt, va_list ap) _printf_(4, 0);
 #define diag_error(d, loc, ...) diag_add((d), SEVERITY_ERROR, (loc), __VA_ARGS__)
 #define diag_warning(d, loc, ...) diag_add((d), SEVERITY_WARNING, (loc), __VA_ARGS__)
 

@@ -15,6 +15,7 @@
 #include "macro.h"
 #include "node.h"
 #include "strbuf.h"
+#include "util.h"
 
 typedef struct Parser {
         const SourceText *src;
@@ -81,29 +82,9 @@ static int hex4(const char *s, unsigned *ret) {
         return 0;
 }
 
-static int put_utf8(StrBuf *b, unsigned cp) {
+static int put_utf8(StrBuf *b, uint32_t cp) {
         char out[4];
-        size_t n;
-        if (cp < 0x80) {
-                out[0] = (char) cp;
-                n = 1;
-        } else if (cp < 0x800) {
-                out[0] = (char) (0xC0 | (cp >> 6));
-                out[1] = (char) (0x80 | (cp & 0x3F));
-                n = 2;
-        } else if (cp < 0x10000) {
-                out[0] = (char) (0xE0 | (cp >> 12));
-                out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-                out[2] = (char) (0x80 | (cp & 0x3F));
-                n = 3;
-        } else {
-                out[0] = (char) (0xF0 | (cp >> 18));
-                out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-                out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-                out[3] = (char) (0x80 | (cp & 0x3F));
-                n = 4;
-        }
-        return strbuf_append(b, out, n);
+        return strbuf_append(b, out, utf8_encode(cp, out));
 }
 
 static int parse_string(Parser *p, Node **ret) {
@@ -398,7 +379,7 @@ int json_load_document(const SourceText *src, const LoadLimits *limits, Diagnost
                 p.pos = 3;
         if (only_ws(src->data + p.pos, src->len - p.pos)) {
                 diag_error(
-                        diags, ((Location){ .file = src->file }), "file is empty: it holds no configuration");
+                        diags, ((Location){ .file = src->file, .line = 1, .column = 1 }), "file is empty: it holds no configuration");
                 return -ENODATA;
         }
         r = parse_value(&p, 0, &root);

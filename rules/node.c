@@ -11,6 +11,10 @@
 #include "macro.h"
 #include "node.h"
 
+static bool utf8_continuation(unsigned char c) {
+        return (c & 0xC0) == 0x80;
+}
+
 int source_text_init(SourceText *s, const char *file, const char *data, size_t len, bool yaml) {
         size_t n = 1, alloc = 0;
         size_t *starts = NULL;
@@ -39,24 +43,64 @@ int source_text_init(SourceText *s, const char *file, const char *data, size_t l
                 i += skip;
                 starts[n++] = i + 1;
         }
+        size_t n_counts = len / SOURCE_TEXT_STRIDE + 1, chars = 0;
+        size_t *counts = calloc(n_counts, sizeof(size_t));
+        if (!counts) {
+                free(starts);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < len; i++) {
+                if (i % SOURCE_TEXT_STRIDE == 0)
+                        counts[i / SOURCE_TEXT_STRIDE] = chars;
+                chars += !utf8_continuation((unsigned char) data[i]);
+        }
+        if (len % SOURCE_TEXT_STRIDE == 0)
+                counts[n_counts - 1] = chars;
         *s = (SourceText){
                 .file = file,
                 .data = data,
                 .len = len,
                 .line_starts = starts,
                 .n_lines = n,
+                .char_counts = counts,
+                .n_char_counts = n_counts,
         };
         return 0;
 }
 
 void source_text_done(SourceText *s) {
         free(s->line_starts);
-        s->line_starts = NULL;
-        s->n_lines = 0;
+        free(s->char_counts);
+        s->line_starts = s->char_counts = NULL;
+        s->n_lines = s->n_char_counts = 0;
 }
 
-static bool utf8_continuation(unsigned char c) {
-        return (c & 0xC0) == 0x80;
+/* Characters (UTF-8 lead bytes) in data[0, offset): the index up to the last stride boundary, then at
+ * most SOURCE_TEXT_STRIDE - 1 bytes counted. */
+static size_t chars_before(const SourceText *s, size_t offset) {
+        size_t k = offset / SOURCE_TEXT_STRIDE, c = s->char_counts[k];
+
+        for (size_t i = k * SOURCE_TEXT_STRIDE; i < offset; i++)
+                c += !utf8_continuation((unsigned char) s->data[i]);
+        return c;
+}
+
+/* The offset of character number `nth` (0-based, counted from the start of the text), or len. */
+static size_t char_offset(const SourceText *s, size_t nth) {
+        size_t lo = 0, hi = s->n_char_counts;
+
+        /* The last stride that starts at or before that character. */
+        while (hi - lo > 1) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (s->char_counts[mid] <= nth)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        for (size_t i = lo * SOURCE_TEXT_STRIDE, c = s->char_counts[lo]; i < s->len; i++)
+                if (!utf8_continuation((unsigned char) s->data[i]) && c++ == nth)
+                        return i;
+        return s->len;
 }
 
 Location source_text_location(const SourceText *s, size_t offset) {
@@ -76,9 +120,7 @@ Location source_text_location(const SourceText *s, size_t offset) {
         size_t i0 = s->line_starts[lo];
         if (lo == 0 && s->len >= 3 && memcmp(s->data, "\xEF\xBB\xBF", 3) == 0 && offset >= 3)
                 i0 = 3;
-        for (size_t i = i0; i < offset; i++)
-                if (!utf8_continuation((unsigned char) s->data[i]))
-                        col++;
+        col += (unsigned) (chars_before(s, offset) - chars_before(s, i0));
         return (Location){ .file = s->file, .line = (unsigned) lo + 1, .column = col };
 }
 
@@ -91,12 +133,11 @@ size_t source_text_offset(const SourceText *s, size_t line, size_t column) {
         /* libyaml skips a byte order mark without counting it as a column. */
         if (line == 0 && s->len >= 3 && memcmp(s->data, "\xEF\xBB\xBF", 3) == 0)
                 i = 3;
-        for (size_t c = 0; c < column && i < s->len; c++) {
-                i++;
-                while (i < s->len && utf8_continuation((unsigned char) s->data[i]))
-                        i++;
-        }
-        return i;
+        if (column == 0 || i >= s->len)
+                return i;
+        /* Past `column` characters: the start of the next one (the loaders only see valid UTF-8, so the
+         * line starts at a character). */
+        return char_offset(s, chars_before(s, i) + column);
 }
 
 Node *node_new(NodeKind kind, const SourceText *src, size_t offset, Location loc) {

@@ -16,14 +16,21 @@
 
 #include "rules.h"
 
-/* One input file's bytes and a line index, so byte offsets can be turned into line:column. */
+/* One input file's bytes and an index, so byte offsets can be turned into line:column and back in
+ * O(log n) whatever the shape of the file: a minified JSON or a YAML flow document is one long line, and
+ * every node's position is computed, so counting characters from the line's start each time would make
+ * loading quadratic in the line length. */
 typedef struct SourceText {
         const char *file; /* name as shown in diagnostics */
         const char *data;
         size_t len;
         size_t *line_starts; /* byte offset of each line's first byte */
         size_t n_lines;
+        size_t *char_counts; /* [k]: characters (UTF-8 lead bytes) in the first k * SOURCE_TEXT_STRIDE bytes */
+        size_t n_char_counts;
 } SourceText;
+
+#define SOURCE_TEXT_STRIDE 64
 
 /* yaml: also count NEL, LS and PS as line breaks, as libyaml does. */
 int source_text_init(SourceText *s, const char *file, const char *data, size_t len, bool yaml);

@@ -79,6 +79,7 @@ struct ConfigBuilder {
         RuleAux *aux; /* parallel to c->rules */
         Location *source_name_locs;
         Location *notifier_name_locs;
+        size_t aux_alloc, source_name_locs_alloc, notifier_name_locs_alloc;
         bool incomplete; /* a file could not be parsed */
 };
 
@@ -91,24 +92,28 @@ typedef struct Ctx {
 
 static void err_at(Ctx *x, Location loc, const char *fmt, ...) _printf_(3, 4);
 static void err_at(Ctx *x, Location loc, const char *fmt, ...) {
-        _cleanup_free_ char *m = NULL;
         va_list ap;
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
+        diag_addv(x->d, SEVERITY_ERROR, loc, fmt, ap);
         va_end(ap);
-        diag_error(x->d, loc, "%s", m ?: "(out of memory)");
 }
 
 static void warn_at(Ctx *x, Location loc, const char *fmt, ...) _printf_(3, 4);
 static void warn_at(Ctx *x, Location loc, const char *fmt, ...) {
-        _cleanup_free_ char *m = NULL;
         va_list ap;
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
+        diag_addv(x->d, SEVERITY_WARNING, loc, fmt, ap);
         va_end(ap);
-        diag_warning(x->d, loc, "%s", m ?: "(out of memory)");
+}
+
+/* Replace *ret with a copy of s (what every need_*() stores once s is validated). */
+static int set_string(char **ret, const char *s) {
+        char *c = strdup(s);
+        if (!c)
+                return -ENOMEM;
+        free(*ret);
+        *ret = c;
+        return 0;
 }
 
 static const char *nearest(const char *word, const char *const *known) {
@@ -166,12 +171,7 @@ static int need_string(Ctx *x, const char *name, const Node *v, char **ret) {
                 err_at(x, v->loc, "'%s' must not be empty", name);
                 return -EINVAL;
         }
-        char *c = strdup(s);
-        if (!c)
-                return -ENOMEM;
-        free(*ret);
-        *ret = c;
-        return 0;
+        return set_string(ret, s);
 }
 
 static int need_number(Ctx *x, const char *name, const Node *v, double *ret) {
@@ -400,12 +400,19 @@ static int note_source_refs(RuleAux *aux, const Selector *sel, const Node *v) {
         return 0;
 }
 
-/* http:// or https://, a host, no white space. */
-static int check_url(Ctx *x, const char *name, const Node *v, const char *s) {
+/* http:// or https://, a host, no white space. A secret URL (a notifier's webhook: whoever has it can post
+ * to the channel) is never quoted, not even in part: diagnostics end up in logs and the journal. */
+static int check_url(Ctx *x, const char *name, const Node *v, const char *s, bool secret) {
         const char *rest = startswith(s, "http://") ?: startswith(s, "https://");
         if (!rest) {
                 const char *colon = strstr(s, "://");
-                if (colon)
+                if (secret)
+                        err_at(x,
+                               v->loc,
+                               "'%s': only http:// and https:// URLs are supported (expected http://HOST[:PORT]/PATH; "
+                               "the value is not shown, it may hold a secret)",
+                               name);
+                else if (colon)
                         err_at(x,
                                v->loc,
                                "'%s': only http:// and https:// URLs are supported, not '%.*s'",
@@ -431,16 +438,11 @@ static int check_url(Ctx *x, const char *name, const Node *v, const char *s) {
         return 0;
 }
 
-static int need_url(Ctx *x, const char *name, const Node *v, char **ret) {
+static int need_url(Ctx *x, const char *name, const Node *v, bool secret, char **ret) {
         const char *s = need_scalar(x, name, v, "a URL");
-        if (!s || check_url(x, name, v, s) < 0)
+        if (!s || check_url(x, name, v, s, secret) < 0)
                 return -EINVAL;
-        char *c = strdup(s);
-        if (!c)
-                return -ENOMEM;
-        free(*ret);
-        *ret = c;
-        return 0;
+        return set_string(ret, s);
 }
 
 static int need_abs_path(Ctx *x, const char *name, const Node *v, size_t max, char **ret) {
@@ -455,12 +457,7 @@ static int need_abs_path(Ctx *x, const char *name, const Node *v, size_t max, ch
                 err_at(x, v->loc, "'%s' is longer than %zu bytes", name, max);
                 return -EINVAL;
         }
-        char *c = strdup(s);
-        if (!c)
-                return -ENOMEM;
-        free(*ret);
-        *ret = c;
-        return 0;
+        return set_string(ret, s);
 }
 
 /* host:port, [v6]:port. */
@@ -505,12 +502,7 @@ static int need_address(Ctx *x, const char *name, const Node *v, char **ret) {
                        name);
                 return -EINVAL;
         }
-        char *c = strdup(s);
-        if (!c)
-                return -ENOMEM;
-        free(*ret);
-        *ret = c;
-        return 0;
+        return set_string(ret, s);
 }
 
 /* Parse a selector value and report a syntax error at its exact column. */
@@ -661,7 +653,7 @@ static int parse_source(Ctx *x, const Node *m) {
         r = grow((void **) &c->sources, &b->sources_alloc, c->n_sources + 1, sizeof(SourceConfig));
         if (r < 0)
                 return r;
-        r = grow((void **) &b->source_name_locs, &(size_t){ c->n_sources }, c->n_sources + 1, sizeof(Location));
+        r = grow((void **) &b->source_name_locs, &b->source_name_locs_alloc, c->n_sources + 1, sizeof(Location));
         if (r < 0)
                 return r;
         src = &c->sources[c->n_sources++];
@@ -679,7 +671,7 @@ static int parse_source(Ctx *x, const Node *m) {
                         r = need_name(x, "source", v, true, &src->name, &name_loc);
                 else if (streq(k, "prometheus") || streq(k, "http_probe")) {
                         kind = streq(k, "prometheus") ? SOURCE_PROMETHEUS : SOURCE_HTTP_PROBE;
-                        r = need_url(x, k, v, &src->url);
+                        r = need_url(x, k, v, false, &src->url);
                 } else if (streq(k, "systemd")) {
                         kind = SOURCE_SYSTEMD;
                         r = 0;
@@ -805,7 +797,7 @@ static int parse_notifier(Ctx *x, const Node *m) {
                 return r;
         r = grow(
                 (void **) &b->notifier_name_locs,
-                &(size_t){ c->n_notifiers },
+                &b->notifier_name_locs_alloc,
                 c->n_notifiers + 1,
                 sizeof(Location));
         if (r < 0)
@@ -831,7 +823,7 @@ static int parse_notifier(Ctx *x, const Node *m) {
                         }
                 } else if (streq(k, "url")) {
                         from = URL_FROM_LITERAL;
-                        r = need_url(x, k, v, &val);
+                        r = need_url(x, k, v, true, &val);
                         if (r >= 0)
                                 warn_at(x,
                                         m->pairs[i].key->loc,
@@ -1826,7 +1818,7 @@ static int parse_step(Ctx *x, Rule *rule, RuleAux *aux, const Node *m) {
                 } else if (streq(k, "url")) {
                         r = need_template(x, aux, k, v, false, &s->url, &has_vars);
                         if (r == 0 && !has_vars)
-                                r = check_url(x, k, v, s->url.text);
+                                r = check_url(x, k, v, s->url.text, false);
                         else if (r == 0 && !startswith(s->url.text, "http://") && !startswith(s->url.text, "https://")) {
                                 err_at(x,
                                        v->loc,
@@ -2136,7 +2128,7 @@ static int parse_rule(Ctx *x, const Node *m) {
         r = grow((void **) &c->rules, &b->rules_alloc, c->n_rules + 1, sizeof(Rule));
         if (r < 0)
                 return r;
-        r = grow((void **) &b->aux, &(size_t){ c->n_rules }, c->n_rules + 1, sizeof(RuleAux));
+        r = grow((void **) &b->aux, &b->aux_alloc, c->n_rules + 1, sizeof(RuleAux));
         if (r < 0)
                 return r;
         rule = &c->rules[c->n_rules];
@@ -2604,6 +2596,7 @@ int config_builder_finish(ConfigBuilder *b, Config **ret) {
                 rule_aux_done(&b->aux[i]);
         free(b->aux);
         b->aux = NULL;
+        b->aux_alloc = 0;
         *ret = TAKE_PTR(b->c);
         return 0;
 }

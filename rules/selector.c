@@ -106,29 +106,9 @@ static unsigned hexval(char c) {
         return 16;
 }
 
-static int put_utf8(StrBuf *b, unsigned cp) {
+static int put_utf8(StrBuf *b, uint32_t cp) {
         char out[4];
-        size_t n;
-        if (cp < 0x80) {
-                out[0] = (char) cp;
-                n = 1;
-        } else if (cp < 0x800) {
-                out[0] = (char) (0xC0 | (cp >> 6));
-                out[1] = (char) (0x80 | (cp & 0x3F));
-                n = 2;
-        } else if (cp < 0x10000) {
-                out[0] = (char) (0xE0 | (cp >> 12));
-                out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-                out[2] = (char) (0x80 | (cp & 0x3F));
-                n = 3;
-        } else {
-                out[0] = (char) (0xF0 | (cp >> 18));
-                out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-                out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-                out[3] = (char) (0x80 | (cp & 0x3F));
-                n = 4;
-        }
-        return strbuf_append(b, out, n);
+        return strbuf_append(b, out, utf8_encode(cp, out));
 }
 
 /* Record that the next `n` value bytes came from text offset `at`. */

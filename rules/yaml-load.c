@@ -438,7 +438,7 @@ int yaml_load_document(const SourceText *src, const LoadLimits *limits, Diagnost
         if (!b.root || (b.root->kind == NODE_SCALAR && b.root->is_null)) {
                 diag_error(
                         diags,
-                        ((Location){ .file = src->file }),
+                        ((Location){ .file = src->file, .line = 1, .column = 1 }),
                         only_blank(src->data, src->len) ? "file is empty: it holds no configuration"
                                                         : "file holds only comments: no configuration");
                 builder_done(&b);

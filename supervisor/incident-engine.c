@@ -247,6 +247,8 @@ static int emit(Ctx *c, Incident *i, IncidentEventKind kind, usec_t at, json_t *
 
 static void update_values(Incident *i, const EvalRow *row) {
         i->series_firing = row->firing;
+        if (row->firing || row->transition == EVAL_PENDING)
+                i->normal_since = 0;
         if (!isnan(row->x) || !isnan(row->value)) {
                 i->value = isnan(row->x) ? row->value : row->x;
                 i->expected = row->verdict.expected;
@@ -416,6 +418,7 @@ static int resolve(Ctx *c, Incident *i, usec_t resolved_at) {
         i->resolved_at = resolved_at;
         i->resolved_mono = c->now.mono;
         i->recovered_at = 0;
+        i->normal_since = 0;
         i->last_skip = SKIP_NONE;
         v = describe_now(i);
         attrs = value_attrs(i);
@@ -632,6 +635,12 @@ static int try_step(Ctx *c, Incident *i) {
         i->retry_mono = 0;
         if (i->state != INCIDENT_FIRING || !rule || i->simulated || rule->n_steps == 0)
                 return 0;
+        if (i->action.phase != ACTION_PHASE_NONE) {
+                /* An action of an earlier round still runs (the incident reopened meanwhile): its result
+                 * comes first, then the new round acts. */
+                i->retry_mono = c->now.mono + INCIDENT_RETRY_USEC;
+                return 0;
+        }
         if (rule->mode == RULE_MODE_OBSERVE)
                 return simulate(c, i, SKIP_OBSERVE);
         if (e->opts.dry_run)
@@ -1120,11 +1129,28 @@ static int h_reconcile(Ctx *c, Incident *i, const Input *in) {
         }
         if (in->reconcile == RECONCILE_NOT_DONE)
                 return reexecute(c, i, "it had not happened when homeostatd restarted");
-        if (incident_action_is_idempotent(i->action.action))
+        if (incident_action_is_idempotent(i->action.action) && !i->action.undoable)
                 return reexecute(
                         c, i, "its outcome was unknown after homeostatd restarted and it is safe to repeat");
         release_action_target(c, i, false, NULL);
         i->action.phase = ACTION_PHASE_NONE;
+        if (i->action.undoable) {
+                /* Repeating a drain or a limit would record the changed state as the one to restore, and
+                 * without the executor's undo data it cannot be put back either: a human must look. */
+                r = emit(
+                        c,
+                        i,
+                        IEV_ACTION_FAILED,
+                        c->now.wall,
+                        action_attrs(i, &i->action),
+                        "%s: outcome unknown after homeostatd restarted (%s); check %s by hand",
+                        strempty(what),
+                        strempty(msg),
+                        strempty(i->action.target.display));
+                if (r < 0)
+                        return r;
+                return escalate(c, i, "outcome unknown", "%s may or may not be in place", strempty(what));
+        }
         r = emit(
                 c,
                 i,
@@ -1323,8 +1349,8 @@ static const Transition machine[_INCIDENT_STATE_MAX][_IN_MAX] = {
                 [IN_SETTLE]          = T(h_stale),
                 [IN_VERIFY_DEADLINE] = T(h_stale),
                 [IN_PREFLIGHT]       = T(h_stale),
-                [IN_RESULT]          = T(h_impossible),
-                [IN_RECONCILE]       = T(h_impossible),
+                [IN_RESULT]          = T(h_late_result),
+                [IN_RECONCILE]       = T(h_late_reconcile),
                 [IN_SILENCE]         = T(h_silence),
                 [IN_UNSILENCE]       = T(h_unsilence_retry),
                 [IN_RULE_REMOVED]    = T(h_rule_removed),
@@ -1697,6 +1723,28 @@ static int open_incident(Ctx *c, const EvalRow *row) {
         return try_step(c, added);
 }
 
+/* The evaluator reports a rule's return to normal once, as EVAL_RESOLVED. An open incident can miss it: the
+ * evaluator's learned state was lost (a crash between its saves) or reset (the rule's detector changed), or a
+ * recovery seen during verification was voided by a short relapse that cleared before `for`. Then the
+ * evaluator says "not firing" without ever saying "resolved". For those cases the incident watches the rows
+ * itself: samples that are not anomalous (and not warm-up, and not missing) for recover_for make the
+ * recovery, from the start of that normal run — the same definition as the evaluator's. */
+static int quiet_recovery(Ctx *c, Incident *i, const EvalRow *row) {
+        usec_t t = usec_from_seconds(row->t);
+
+        if (row->firing || i->recovered_at != 0 || !i->rule)
+                return 0;
+        if (row->verdict.anomalous || row->verdict.warming_up || isnan(row->x) || t == 0) {
+                i->normal_since = 0;
+                return 0;
+        }
+        if (i->normal_since == 0 || i->normal_since > t)
+                i->normal_since = t;
+        if (t - i->normal_since < i->rule->recover_for_usec)
+                return 0;
+        return dispatch(c, i, &(Input){ .kind = IN_RECOVER, .resolved_at = i->normal_since });
+}
+
 int incident_engine_eval(IncidentEngine *e, const EvalRow *row, IncidentNow now, Effects *out) {
         Ctx c = { e, now, out };
         KeyEntry *ke;
@@ -1712,9 +1760,10 @@ int incident_engine_eval(IncidentEngine *e, const EvalRow *row, IncidentNow now,
         switch (row->transition) {
         case EVAL_NONE:
         case EVAL_CLEARED:
-                if (i && incident_state_is_open(i->state))
-                        update_values(i, row);
-                return 0;
+                if (!i || !incident_state_is_open(i->state))
+                        return 0;
+                update_values(i, row);
+                return quiet_recovery(&c, i, row);
         case EVAL_PENDING:
                 if (!i)
                         return 0;
@@ -1950,7 +1999,8 @@ int incident_engine_undo_result(
                 "attempt",
                 (json_int_t) o->attempts);
         if (result->outcome == STEP_SKIPPED) {
-                /* The executor found nothing to restore (the target is gone): done. */
+                /* The executor found nothing to restore (the target is gone), or there was no undo data:
+                 * done, with the reason in the message. */
                 o->state = OBLIGATION_DONE;
                 return emit(
                         &c,
@@ -1958,7 +2008,7 @@ int incident_engine_undo_result(
                         IEV_UNDO_SUCCEEDED,
                         now.wall,
                         attrs,
-                        "%s of %s: nothing left to undo%s%s",
+                        "%s of %s not undone%s%s",
                         incident_action_name(o->action),
                         o->target.display ?: "",
                         msg[0] ? ": " : "",

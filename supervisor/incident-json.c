@@ -387,8 +387,8 @@ json_t *incident_to_state_json(const Incident *i, IncidentNow now) {
         if (!j)
                 return NULL;
         json_t *rest = json_pack(
-                "{s:O, s:o, s:o, s:o, s:s, s:I, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:O, "
-                "s:I, s:O, s:I, s:I}",
+                "{s:O, s:o, s:o, s:o, s:s, s:I, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o, "
+                "s:O, s:I, s:O, s:I, s:I}",
                 "action",
                 action ?: json_null(),
                 "settle",
@@ -405,6 +405,8 @@ json_t *incident_to_state_json(const Incident *i, IncidentNow now) {
                 i->series_firing,
                 "recovered_at",
                 json_usec(i->recovered_at),
+                "normal_since",
+                json_usec(i->normal_since),
                 "value",
                 json_number_or_null(i->value),
                 "expected",
@@ -627,6 +629,7 @@ int incident_from_state_json(json_t *j, IncidentNow now, Incident **ret, char **
                                             "last_skip_step",
                                             "series_firing",
                                             "recovered_at",
+                                            "normal_since",
                                             "value",
                                             "expected",
                                             "lower",
@@ -708,6 +711,7 @@ int incident_from_state_json(json_t *j, IncidentNow now, Incident **ret, char **
             (r = json_read_unsigned(j, "last_skip_step", true, where, &i->last_skip_step, ret_error)) < 0 ||
             (r = json_read_bool(j, "series_firing", true, where, &i->series_firing, ret_error)) < 0 ||
             (r = json_read_u64(j, "recovered_at", false, where, &i->recovered_at, ret_error)) < 0 ||
+            (r = json_read_u64(j, "normal_since", false, where, &i->normal_since, ret_error)) < 0 ||
             (r = json_read_double(j, "value", where, &i->value, ret_error)) < 0 ||
             (r = json_read_double(j, "expected", where, &i->expected, ret_error)) < 0 ||
             (r = json_read_double(j, "lower", where, &i->lower, ret_error)) < 0 ||

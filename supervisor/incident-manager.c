@@ -492,7 +492,7 @@ static void start_undo(IncidentManager *im, Incident *i, const Effect *ef) {
                 snprintf(
                         msg,
                         sizeof(msg),
-                        "no undo data was recorded (interrupted by a restart of homeostatd); check %s by hand",
+                        "no undo data was recorded; check %s by hand",
                         strna(o->target.display));
                 StepResult sr = { .outcome = STEP_SKIPPED, .message = msg };
                 feed_undo(im, &ef->incident, ef->obligation_id, ef->undo_id, &sr);
@@ -681,8 +681,7 @@ static void ext_status_summary(Manager *m, StrBuf *out, void *userdata) {
         Counts c;
 
         count(userdata, &c);
-        if (c.open == 0)
-                return;
+        /* The manager has written ", " already: always say something. */
         strbuf_printf(out, "%zu open incident%s", c.open, c.open == 1 ? "" : "s");
         if (c.escalated > 0)
                 strbuf_printf(out, " (%zu escalated)", c.escalated);

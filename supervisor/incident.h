@@ -241,6 +241,7 @@ typedef struct Incident {
         /* What the series does now (from the evaluator). */
         bool series_firing;
         usec_t recovered_at; /* a recovery seen but not yet judged: its resolved_at; 0 when none */
+        usec_t normal_since; /* start of the current run of normal samples while not firing (realtime), 0 none */
         double value, expected, lower, upper; /* the latest sample (units of the detector input) */
         double detected_value, detected_expected, detected_lower, detected_upper;
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "fmt-double.h"
 #include "manager-private.h"
 
 static double usec_to_sec(usec_t u) {
@@ -255,7 +256,7 @@ json_t *manager_status_json(Manager *m) {
                     o,
                     "state",
                     json_pack(
-                            "{s:o,s:s,s:o,s:I,s:I,s:o,s:f,s:f,s:f,s:I,s:b}",
+                            "{s:o,s:s,s:o,s:I,s:I,s:o,s:f,s:f,s:I,s:b}",
                             "file",
                             m->state_dir ? json_sprintf("%s/%s", m->state_dir, MANAGER_EVALUATOR_STATE_FILE)
                                          : json_null(),
@@ -269,14 +270,12 @@ json_t *manager_status_json(Manager *m) {
                             (json_int_t) ss.saves_failed,
                             "last_error",
                             ss.last_error < 0 ? json_string(strerror(-ss.last_error)) : json_null(),
-                            "last_serialize_seconds",
-                            usec_to_sec(m->last_serialize_usec),
                             "last_fork_seconds",
                             usec_to_sec(ss.last_fork_usec),
                             "last_write_seconds",
                             usec_to_sec(ss.last_write_usec),
                             "bytes",
-                            (json_int_t) m->last_state_bytes,
+                            (json_int_t) ss.last_size,
                             "in_flight",
                             (int) ss.in_flight)) < 0 ||
             json_object_set_new(o, "rules", rules_json(m)) < 0 ||
@@ -314,8 +313,10 @@ static void put_double(StrBuf *b, double v) {
                 (void) strbuf_puts(b, "NaN");
         else if (isinf(v))
                 (void) strbuf_puts(b, v > 0 ? "+Inf" : "-Inf");
-        else
-                (void) strbuf_printf(b, "%.9g", v);
+        else {
+                char buf[FMT_DOUBLE_MAX];
+                (void) strbuf_append(b, buf, fmt_double(buf, v)); /* shortest round trip: no lost seconds */
+        }
 }
 
 /* One sample line: name{label="value"} v  (label may be NULL). */
@@ -505,12 +506,17 @@ int manager_metrics(Manager *m, StrBuf *b) {
                NULL,
                usec_to_sec(ss.last_ok_realtime_usec));
         family(b,
-               "homeostat_state_serialize_seconds",
+               "homeostat_state_save_blocked_seconds",
                "gauge",
-               "Event loop time spent serializing learned state at the last save.");
-        sample(b, "homeostat_state_serialize_seconds", NULL, NULL, usec_to_sec(m->last_serialize_usec));
+               "Event loop time the last periodic save took (fork of the writer child).");
+        sample(b, "homeostat_state_save_blocked_seconds", NULL, NULL, usec_to_sec(ss.last_fork_usec));
+        family(b,
+               "homeostat_state_save_duration_seconds",
+               "gauge",
+               "Duration of the last save (serialize, write, fsync).");
+        sample(b, "homeostat_state_save_duration_seconds", NULL, NULL, usec_to_sec(ss.last_write_usec));
         family(b, "homeostat_state_size_bytes", "gauge", "Size of the last saved learned state.");
-        sample_u64(b, "homeostat_state_size_bytes", NULL, NULL, m->last_state_bytes);
+        sample_u64(b, "homeostat_state_size_bytes", NULL, NULL, ss.last_size);
 
         family(b, "homeostat_api_requests_total", "counter", "HTTP API requests answered.");
         sample_u64(b, "homeostat_api_requests_total", NULL, NULL, as.requests);

@@ -66,8 +66,6 @@ struct Manager {
 
         int state_dir_fd;
         StateSaver *saver;
-        usec_t last_serialize_usec; /* loop time spent serializing the evaluator at the last save */
-        size_t last_state_bytes;
         char *restore_message; /* how start-up went with the state file, for status */
 
         usec_t start_realtime;

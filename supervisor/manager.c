@@ -673,11 +673,14 @@ static void on_save_done(StateSaver *s, int error, void *userdata) {
                 log_debug("Saved learned state to %s/%s.", m->state_dir, state_saver_name(s));
 }
 
+/* Runs in the writer child (periodic saves) or in-process (stop): the evaluator as it was at fork(). */
+static int write_evaluator_state(FILE *f, void *userdata) {
+        Manager *m = userdata;
+        return evaluator_save(m->evaluator, f);
+}
+
 int manager_save_state(Manager *m, bool final) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0;
-        usec_t t0;
-        FILE *f;
+        StateSaverStats st;
         int r;
 
         for (size_t i = 0; i < m->n_extensions; i++)
@@ -686,35 +689,27 @@ int manager_save_state(Manager *m, bool final) {
 
         if (!m->saver)
                 return 0;
-        t0 = now(CLOCK_MONOTONIC);
-        f = open_memstream(&buf, &len);
-        if (!f)
-                return log_oom();
-        r = evaluator_save(m->evaluator, f);
-        if (fclose(f) != 0 && r >= 0)
-                r = -ENOMEM;
-        m->last_serialize_usec = now(CLOCK_MONOTONIC) - t0;
-        if (r < 0)
-                return log_error_errno(r, "Failed to serialize learned state: %m");
-        m->last_state_bytes = len;
-        if (final) {
-                r = state_saver_save_sync(m->saver, TAKE_PTR(buf), len);
+        if (!final) {
+                /* The child serializes its snapshot; the loop pays for fork() only. */
+                r = state_saver_save_func(m->saver, write_evaluator_state, m);
                 if (r < 0)
-                        return log_error_errno(
-                                r,
-                                "Failed to save learned state to %s/%s: %m",
-                                m->state_dir,
-                                MANAGER_EVALUATOR_STATE_FILE);
-                log_info(
-                        "Saved learned state to %s/%s (%zu bytes).",
-                        m->state_dir,
-                        MANAGER_EVALUATOR_STATE_FILE,
-                        len);
+                        return log_error_errno(r, "Failed to start saving learned state: %m");
                 return 0;
         }
-        r = state_saver_save(m->saver, TAKE_PTR(buf), len);
+        r = state_saver_save_func_sync(m->saver, write_evaluator_state, m);
         if (r < 0)
-                return log_error_errno(r, "Failed to start saving learned state: %m");
+                return log_error_errno(
+                        r,
+                        "Failed to save learned state to %s/%s: %m",
+                        m->state_dir,
+                        MANAGER_EVALUATOR_STATE_FILE);
+        state_saver_get_stats(m->saver, &st);
+        log_info(
+                "Saved learned state to %s/%s (%zu bytes in %" PRIu64 " ms).",
+                m->state_dir,
+                MANAGER_EVALUATOR_STATE_FILE,
+                st.last_size,
+                (uint64_t) (st.last_write_usec / USEC_PER_MSEC));
         return 0;
 }
 
@@ -995,24 +990,31 @@ static void record_reload(Manager *m, bool ok, const ReloadResult *res) {
         m->last_reload_message = res->message ? strdup(res->message) : NULL;
 }
 
-/* After a failed reload: bring back the old sources that were stopped to free what they held (a listen
- * socket) for their successors. */
-static void restart_stopped_sources(Manager *m) {
+/* After a failed reload: a new listen source that was created took its path over from the old source at
+ * the same path (source.h), and freeing the new one removed that path; recreate those old sources so that
+ * the path works again. Every other old source never stopped. */
+static void restore_taken_over_sources(Manager *m, const Config *newc, size_t n_attempted, const bool *reused) {
         for (size_t j = 0; j < m->n_sources; j++) {
+                const SourceConfig *oc = &m->config->sources[j];
                 ManagedSource *old = m->sources[j];
+                bool taken = false;
                 int r;
 
-                if (old->source)
+                if (reused[j] || oc->kind != SOURCE_LISTEN || !oc->listen_path)
                         continue;
-                r = managed_source_create(m, old, &m->config->sources[j]);
+                for (size_t i = 0; i < n_attempted; i++)
+                        if (newc->sources[i].kind == SOURCE_LISTEN &&
+                            streq_ptr(newc->sources[i].listen_path, oc->listen_path))
+                                taken = true;
+                if (!taken)
+                        continue;
+                old->source = source_free(old->source);
+                r = managed_source_create(m, old, oc);
                 if (r >= 0)
                         r = source_start(old->source);
                 old->started = r >= 0;
                 if (r < 0)
-                        log_error_errno(
-                                r,
-                                "Cannot restart source %s after a failed reload: %m",
-                                m->config->sources[j].name);
+                        log_error_errno(r, "Cannot restart source %s after a failed reload: %m", oc->name);
         }
 }
 
@@ -1087,12 +1089,8 @@ int manager_reload(Manager *m, ReloadResult *ret) {
                                 break;
                         }
 
-        /* Stop the old sources that go away or change, so that what they hold (a listen socket) is free for
-         * their successors; they come back if the reload fails. */
-        for (size_t j = 0; j < m->n_sources; j++)
-                if (!reused[j])
-                        m->sources[j]->source = source_free(m->sources[j]->source);
-
+        /* Create the new and changed sources while the old ones keep running (a new listen source takes its
+         * path over from an old one, see source.h); the old ones go only once everything is built. */
         for (size_t i = 0; i < n_new; i++) {
                 char line[700];
 
@@ -1112,7 +1110,7 @@ int manager_reload(Manager *m, ReloadResult *ret) {
                         strerror(-r));
                 (void) result_add_line(&res, line);
                 res.n_errors++;
-                /* roll back: what was created for the new configuration goes, stopped old sources return */
+                /* roll back: what was created for the new configuration goes, the old sources stay */
                 for (size_t k = 0; k < n_new; k++) {
                         bool is_old = false;
                         for (size_t j = 0; j < m->n_sources; j++)
@@ -1121,7 +1119,7 @@ int manager_reload(Manager *m, ReloadResult *ret) {
                         if (!is_old)
                                 managed_source_free(fresh[k]);
                 }
-                restart_stopped_sources(m);
+                restore_taken_over_sources(m, newc, i + 1, reused);
                 goto fail;
         }
 

@@ -249,6 +249,7 @@ static usec_t timer_accuracy(const Source *s) {
         return CLAMP(s->config.interval_usec / 20, USEC_PER_MSEC, 50 * USEC_PER_MSEC);
 }
 
+/* One timer per source, re-armed after each collection: a collection can never overlap the next. */
 static int arm_timer(Source *s, usec_t when) {
         int r;
 
@@ -297,6 +298,8 @@ void source_set_error(Source *s, const char *format, ...) {
         va_end(ap);
 }
 
+/* Start a collection: stamp it (monotonic for durations and series ages, wall clock for samples), arm the
+ * deadline first so that a kind that never calls back still ends, then let the kind begin. */
 static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         Source *s = userdata;
         int r;
@@ -331,6 +334,7 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The kind did not finish in time: abort its work (no callback may follow) and fail the collection. */
 static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata) {
         Source *s = userdata;
         char buf[DURATION_MAX];
@@ -343,6 +347,7 @@ static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* homeostat_source_up carries only the source's own labels and does not count against max_series. */
 static void emit_up(Source *s, bool up) {
         SampleIn in = {
                 .metric = "homeostat_source_up",

@@ -7,8 +7,14 @@
  * A failed collection emits no samples (a failed scrape is not a sample of zero). max_series is enforced
  * per source: series beyond it are dropped and counted.
  *
- * The manager creates Sources from a Config and forwards samples to the evaluator; on reload it recreates
- * them (a source whose config did not change, by source_config_equal(), may be kept).
+ * Use by the daemon: one sd_event loop, one CurlGlue on it, and (for systemd sources) the manager's bus
+ * attached to the same loop (sd_bus_attach_event); SIGPIPE ignored. For each SourceConfig: source_new(),
+ * then source_start() once the loop is set up; the callback forwards each SampleIn to evaluator_push()
+ * (it must not free sources). On reload, keep a running Source whose name matches and whose config is
+ * source_config_equal() to the new one, create the others from the new Config before freeing the old
+ * ones (a new listen source takes the socket path over; freeing the old one then leaves the path alone),
+ * so a reload that fails halfway keeps the old sources. A Source copies its config, so it may outlive
+ * the Config it came from. source_get_stats() feeds /metrics and the status API.
  *
  * Scheduling: source_start() arms the first collection within 100 ms (spread by the source name), then
  * one every `interval`, measured from the start of the previous one; a collection never overlaps the next
@@ -78,8 +84,9 @@ typedef void (*SourceSampleCallback)(Source *s, const SampleIn *sample, void *us
 
 typedef struct SourceDeps {
         sd_event *event;
-        sd_bus *bus;    /* systemd sources: the system bus, or the user bus with --user; may be NULL */
-        CurlGlue *curl; /* prometheus and http_probe */
+        sd_bus *bus;    /* systemd sources: the system bus (the user bus with --user), attached to event;
+                         * may be NULL when there is no systemd source */
+        CurlGlue *curl; /* prometheus and http_probe: running on event; must outlive the sources */
 } SourceDeps;
 
 typedef struct SourceStats {
@@ -98,10 +105,11 @@ typedef struct SourceStats {
 } SourceStats;
 
 /* Create a source from a copy of config (the Source does not keep the pointer). Fails with -EINVAL for a
- * config it cannot run (missing url/units/path, zero interval, invalid label names, a label named
- * `source`), -ENOTCONN for a systemd source without a bus or a curl source without CurlGlue, and with the
- * socket errors of bind() for listen (-EADDRINUSE, -EEXIST when a non-socket file is at the path,
- * -ENAMETOOLONG). Nothing runs until source_start(). */
+ * config it cannot run (no name, missing url/units/path, zero interval, timeout or max_series, invalid or
+ * duplicate label names, empty label values, a label named `source` or starting with `__`), -ENOTCONN for
+ * a systemd source without a bus or a curl source without CurlGlue, and for listen with the errors of
+ * creating the socket (-EEXIST when something other than a socket is at the path, -ENAMETOOLONG,
+ * -ENOENT for a missing directory, -EACCES, ...). Nothing runs until source_start(). */
 int source_new(
         const SourceDeps *deps, const SourceConfig *config, SourceSampleCallback cb, void *userdata, Source **ret);
 /* Start collecting (first collection soon, then every interval). */

@@ -242,6 +242,73 @@ int state_file_move_aside(int dir_fd, const char *name, usec_t realtime_usec, ch
 
 /* ---- StateSaver ---- */
 
+/* What to write: a buffer, or a function that produces the contents into a FILE. */
+typedef struct Job {
+        StateWriteFunc fn; /* NULL: data/len */
+        void *userdata;
+        void *data;
+        size_t len;
+} Job;
+
+static void job_done(Job *j) {
+        free(j->data);
+        *j = (Job){};
+}
+
+/* Write a function's output atomically. In the writer child this runs on a copy-on-write snapshot of the
+ * parent; it uses stdio and malloc, which glibc keeps usable in a child of a threaded process (fork()
+ * takes and resets their locks), as Redis's BGSAVE relies on too. */
+static int write_func_at(int dir_fd, const char *tmp, const char *name, StateWriteFunc fn, void *userdata) {
+        FILE *f;
+        int fd, r;
+
+        fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        f = fdopen(fd, "w");
+        if (!f) {
+                r = -errno;
+                (void) close(fd);
+                (void) unlinkat(dir_fd, tmp, 0);
+                return r;
+        }
+        (void) setvbuf(f, NULL, _IOFBF, 1024 * 1024);
+        r = fn(f, userdata);
+        if (r >= 0 && fflush(f) != 0)
+                r = errno_or_else(EIO);
+        if (r >= 0 && fsync(fileno(f)) < 0)
+                r = -errno;
+        if (fclose(f) != 0 && r >= 0)
+                r = errno_or_else(EIO);
+        if (r >= 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlinkat(dir_fd, tmp, 0);
+                return r;
+        }
+        if (fsync(dir_fd) < 0)
+                return -errno;
+        return 0;
+}
+
+static int write_job_at(int dir_fd, const char *tmp, const char *name, const Job *j) {
+        if (j->fn)
+                return write_func_at(dir_fd, tmp, name, j->fn, j->userdata);
+        return write_atomic_at(dir_fd, tmp, name, j->data, j->len);
+}
+
+int state_file_write_func(int dir_fd, const char *name, StateWriteFunc fn, void *userdata) {
+        char tmp[256];
+        int r;
+
+        if (!name_is_valid(name) || !fn)
+                return -EINVAL;
+        r = make_temporary_name(name, tmp, sizeof(tmp));
+        if (r < 0)
+                return r;
+        return write_func_at(dir_fd, tmp, name, fn, userdata);
+}
+
 struct StateSaver {
         sd_event *event;
         int dir_fd;
@@ -250,10 +317,8 @@ struct StateSaver {
         pid_t child;
         sd_event_source *child_source;
         usec_t child_started; /* CLOCK_MONOTONIC */
-        size_t child_size;
 
-        void *pending; /* newest data waiting for the running child to finish */
-        size_t pending_len;
+        Job pending; /* the newest request, waiting for the running child to finish */
         bool has_pending;
 
         StateSaverDone cb;
@@ -291,49 +356,53 @@ void state_saver_set_callback(StateSaver *s, StateSaverDone cb, void *userdata) 
         s->userdata = userdata;
 }
 
-static void record_result(StateSaver *s, int error, size_t size, usec_t duration) {
+static void record_result(StateSaver *s, int error, usec_t duration) {
+        struct stat st;
+
         s->stats.last_write_usec = duration;
-        s->stats.last_size = size;
         s->stats.last_error = error;
-        if (error < 0)
+        if (error < 0) {
                 s->stats.saves_failed++;
-        else {
-                s->stats.saves_ok++;
-                s->stats.last_ok_realtime_usec = now(CLOCK_REALTIME);
+                return;
         }
+        s->stats.saves_ok++;
+        s->stats.last_ok_realtime_usec = now(CLOCK_REALTIME);
+        if (fstatat(s->dir_fd, s->name, &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                s->stats.last_size = (size_t) st.st_size;
 }
 
-static int start_child(StateSaver *s, void *data, size_t len);
+static int exit_status_to_error(int si_code, int status) {
+        if (si_code == CLD_EXITED)
+                return status == 0 ? 0 : -status;
+        return -EINTR; /* killed by a signal */
+}
+
+static int start_child(StateSaver *s, Job *job);
 
 /* Why: runs on the loop when the writer child exits; records the result and starts the coalesced
- * follow-up write, if any, so the newest data always reaches the disk. */
+ * follow-up write, if any, so the newest state always reaches the disk. */
 static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userdata) {
         StateSaver *s = userdata;
-        int error;
-
-        if (si->si_code == CLD_EXITED)
-                error = si->si_status == 0 ? 0 : -si->si_status;
-        else
-                error = -EINTR; /* killed by a signal */
+        int error = exit_status_to_error(si->si_code, si->si_status);
 
         s->child_source = sd_event_source_unref(s->child_source);
         s->child = 0;
         s->stats.in_flight = false;
-        record_result(s, error, s->child_size, now(CLOCK_MONOTONIC) - s->child_started);
+        record_result(s, error, now(CLOCK_MONOTONIC) - s->child_started);
 
         if (s->has_pending) {
-                void *d = TAKE_PTR(s->pending);
-                size_t l = s->pending_len;
+                Job j = s->pending;
+                s->pending = (Job){};
                 s->has_pending = false;
-                (void) start_child(s, d, l);
+                (void) start_child(s, &j);
         }
         if (s->cb)
                 s->cb(s, error, s->userdata);
         return 0;
 }
 
-/* Fork a writer child for data (which is freed here, the child has its own copy). */
-static int start_child(StateSaver *s, void *data, size_t len) {
+/* Fork a writer child for job (consumed: its data is freed here, the child has its own copy). */
+static int start_child(StateSaver *s, Job *job) {
         char tmp[256];
         usec_t t0;
         pid_t pid;
@@ -341,8 +410,8 @@ static int start_child(StateSaver *s, void *data, size_t len) {
 
         r = make_temporary_name(s->name, tmp, sizeof(tmp));
         if (r < 0) {
-                free(data);
-                record_result(s, r, len, 0);
+                job_done(job);
+                record_result(s, r, 0);
                 return r;
         }
 
@@ -350,20 +419,19 @@ static int start_child(StateSaver *s, void *data, size_t len) {
         pid = fork();
         if (pid < 0) {
                 r = -errno;
-                free(data);
-                record_result(s, r, len, 0);
+                job_done(job);
+                record_result(s, r, 0);
                 return r;
         }
         if (pid == 0) {
-                r = write_atomic_at(s->dir_fd, tmp, s->name, data, len);
+                r = write_job_at(s->dir_fd, tmp, s->name, job);
                 _exit(r < 0 ? (-r & 0xff) : 0);
         }
         s->stats.last_fork_usec = now(CLOCK_MONOTONIC) - t0;
-        free(data);
+        job_done(job);
 
         s->child = pid;
         s->child_started = t0;
-        s->child_size = len;
         s->stats.in_flight = true;
         r = sd_event_add_child(s->event, &s->child_source, pid, WEXITED, on_child_exit, s);
         if (r < 0) {
@@ -373,29 +441,41 @@ static int start_child(StateSaver *s, void *data, size_t len) {
                         ;
                 s->child = 0;
                 s->stats.in_flight = false;
-                int e = WIFEXITED(status) && WEXITSTATUS(status) == 0
-                        ? 0
-                        : (WIFEXITED(status) ? -WEXITSTATUS(status) : -EINTR);
-                record_result(s, e, len, now(CLOCK_MONOTONIC) - t0);
-                return e;
+                r = WIFEXITED(status) ? exit_status_to_error(CLD_EXITED, WEXITSTATUS(status)) : -EINTR;
+                record_result(s, r, now(CLOCK_MONOTONIC) - t0);
+                return r;
         }
         (void) sd_event_source_set_description(s->child_source, "state-saver-child");
         return 0;
 }
 
+static int save_job(StateSaver *s, Job *job) {
+        if (s->child > 0) {
+                job_done(&s->pending);
+                s->pending = *job;
+                *job = (Job){};
+                s->has_pending = true;
+                return 1;
+        }
+        return start_child(s, job);
+}
+
 int state_saver_save(StateSaver *s, void *data, size_t len) {
+        Job j = { .data = data, .len = len };
+
         if (!s || (!data && len > 0)) {
                 free(data);
                 return -EINVAL;
         }
-        if (s->child > 0) {
-                free(s->pending);
-                s->pending = data;
-                s->pending_len = len;
-                s->has_pending = true;
-                return 1;
-        }
-        return start_child(s, data, len);
+        return save_job(s, &j);
+}
+
+int state_saver_save_func(StateSaver *s, StateWriteFunc fn, void *userdata) {
+        Job j = { .fn = fn, .userdata = userdata };
+
+        if (!s || !fn)
+                return -EINVAL;
+        return save_job(s, &j);
 }
 
 /* Reap a running child synchronously (at stop), without its event source. */
@@ -410,18 +490,29 @@ static int wait_child(StateSaver *s) {
                         e = -errno;
                         s->child = 0;
                         s->stats.in_flight = false;
-                        record_result(s, e, s->child_size, now(CLOCK_MONOTONIC) - s->child_started);
+                        record_result(s, e, now(CLOCK_MONOTONIC) - s->child_started);
                         return e;
                 }
         }
-        if (WIFEXITED(status))
-                e = WEXITSTATUS(status) == 0 ? 0 : -WEXITSTATUS(status);
-        else
-                e = -EINTR;
+        e = WIFEXITED(status) ? exit_status_to_error(CLD_EXITED, WEXITSTATUS(status)) : -EINTR;
         s->child = 0;
         s->stats.in_flight = false;
-        record_result(s, e, s->child_size, now(CLOCK_MONOTONIC) - s->child_started);
+        record_result(s, e, now(CLOCK_MONOTONIC) - s->child_started);
         return e;
+}
+
+/* Write a job now, in this process. */
+static int write_job_sync(StateSaver *s, Job *job) {
+        char tmp[256];
+        usec_t t0 = now(CLOCK_MONOTONIC);
+        int r;
+
+        r = make_temporary_name(s->name, tmp, sizeof(tmp));
+        if (r >= 0)
+                r = write_job_at(s->dir_fd, tmp, s->name, job);
+        job_done(job);
+        record_result(s, r, now(CLOCK_MONOTONIC) - t0);
+        return r;
 }
 
 int state_saver_flush(StateSaver *s) {
@@ -429,39 +520,43 @@ int state_saver_flush(StateSaver *s) {
 
         r = wait_child(s);
         if (s->has_pending) {
-                _cleanup_free_ void *d = TAKE_PTR(s->pending);
-                size_t l = s->pending_len;
-                usec_t t0 = now(CLOCK_MONOTONIC);
-
+                Job j = s->pending;
+                s->pending = (Job){};
                 s->has_pending = false;
-                r = state_file_write_atomic(s->dir_fd, s->name, d, l);
-                record_result(s, r, l, now(CLOCK_MONOTONIC) - t0);
+                r = write_job_sync(s, &j);
         }
         return r;
 }
 
 int state_saver_save_sync(StateSaver *s, void *data, size_t len) {
-        _cleanup_free_ void *d = data;
-        usec_t t0;
-        int r;
+        Job j = { .data = data, .len = len };
 
-        if (!s || (!data && len > 0))
+        if (!s || (!data && len > 0)) {
+                free(data);
+                return -EINVAL;
+        }
+        (void) wait_child(s);
+        job_done(&s->pending);
+        s->has_pending = false;
+        return write_job_sync(s, &j);
+}
+
+int state_saver_save_func_sync(StateSaver *s, StateWriteFunc fn, void *userdata) {
+        Job j = { .fn = fn, .userdata = userdata };
+
+        if (!s || !fn)
                 return -EINVAL;
         (void) wait_child(s);
-        free(s->pending);
-        s->pending = NULL;
+        job_done(&s->pending);
         s->has_pending = false;
-        t0 = now(CLOCK_MONOTONIC);
-        r = state_file_write_atomic(s->dir_fd, s->name, d, len);
-        record_result(s, r, len, now(CLOCK_MONOTONIC) - t0);
-        return r;
+        return write_job_sync(s, &j);
 }
 
 StateSaver *state_saver_free(StateSaver *s) {
         if (!s)
                 return NULL;
         (void) wait_child(s);
-        free(s->pending);
+        job_done(&s->pending);
         safe_close(s->dir_fd);
         free(s->name);
         sd_event_unref(s->event);

@@ -835,6 +835,25 @@ static void respond(int fd, const char *status, const char *body) {
                 (void) !send(fd, buf, (size_t) n, MSG_NOSIGNAL);
 }
 
+/* 400 with the request quoted back, body first, then the request line and headers: what careless APIs
+ * do in their error pages. */
+static void respond_echo(int fd, const StrBuf *req, size_t head) {
+        char buf[256];
+        size_t body_len = req->len - head;
+        int n = snprintf(
+                buf,
+                sizeof(buf),
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+                "Connection: close\r\n\r\n",
+                body_len + 1 + head);
+        if (n <= 0)
+                return;
+        (void) !send(fd, buf, (size_t) n, MSG_NOSIGNAL);
+        (void) !send(fd, req->data + head, body_len, MSG_NOSIGNAL);
+        (void) !send(fd, " ", 1, MSG_NOSIGNAL);
+        (void) !send(fd, req->data, head, MSG_NOSIGNAL);
+}
+
 /* Read one request: head up to the blank line, then Content-Length bytes of body. */
 static int read_request(int fd, StrBuf *req, size_t *ret_head_len) {
         size_t head = 0, want = 0;
@@ -915,6 +934,8 @@ _noreturn_ static void http_serve(int lfd, const char *log_path) {
                         respond(c, "200 OK", "ok\n");
                 else if (IS("/fail"))
                         respond(c, "500 Internal Server Error", "boom: internal error\n");
+                else if (IS("/echo"))
+                        respond_echo(c, &req, head);
                 else if (IS("/hang")) {
                         if (n_hung < ELEMENTSOF(hung)) {
                                 hung[n_hung++] = c;

@@ -116,8 +116,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(PeerMemcached *, peer_memcached_stop);
 
 /* ---- HTTP receiver ---- */
 
-/* Paths: /ok -> 200 "ok", /fail -> 500 "boom: internal error", /hang -> never answers, /reset -> the
- * connection is reset (RST) after the request is read, anything else -> 404. Every request is appended
+/* Paths: /ok -> 200 "ok", /fail -> 500 "boom: internal error", /echo -> 400 quoting the request (its
+ * body, then its request line and headers), /hang -> never answers, /reset -> the connection is reset
+ * (RST) after the request is read, anything else -> 404. Every request is appended
  * to log_path as "METHOD TARGET\n<header lines>\n\n<body>\n--\n". */
 typedef struct PeerHttp {
         char *dir;

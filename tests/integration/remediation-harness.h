@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Shared by the remediation integration tests: build Steps in C (the rule parser is not needed for
- * this), start an action, run the loop until its result arrives (bounded), and keep a copy of the
- * result to assert on.
+ * Shared by the remediation integration tests: start the peer and the loop with its two contexts (acting
+ * and dry run), build Steps in C (the rule parser is not needed for this), start an action, run the loop
+ * until its result arrives (bounded), and keep a copy of the result to assert on.
  */
 #pragma once
 
@@ -97,6 +97,56 @@ static inline void
         assert_int_equal(remediation_undo(ctx, u, capture_cb, c, NULL), 0);
         assert_false(c->done);
         run_until_done(e, c, timeout_usec);
+}
+
+/* A templated target must pass the step's targets: allow-list. With `wrong` the step is refused (and
+ * nothing happens); with `right` it runs and succeeds. */
+static inline void run_allow_list(
+        RemediationCtx *ctx,
+        sd_event *e,
+        Step *s,
+        const TemplateVars *vars,
+        char **wrong,
+        char **right,
+        Captured *c,
+        usec_t timeout_usec) {
+        s->targets = wrong;
+        s->n_targets = 1;
+        run_step(ctx, e, s, vars, c, timeout_usec);
+        assert_int_equal(c->outcome, ACTION_OUTCOME_FAILED);
+        assert_true(c->message && strstr(c->message, "allow-list"));
+        s->targets = right;
+        s->n_targets = 1;
+        run_step(ctx, e, s, vars, c, timeout_usec);
+        assert_int_equal(c->outcome, ACTION_OUTCOME_SUCCEEDED);
+}
+
+/* What main() makes of a peer's start: 0 to go on, else the exit code (skipped when the peer is not
+ * installed here, failed otherwise), with the reason on stderr. */
+static inline int peer_start_verdict(int r, const char *what) {
+        if (r == -EOPNOTSUPP) {
+                fprintf(stderr, "skipping: %s cannot run here (not installed)\n", what);
+                return PEER_SKIP;
+        }
+        if (r < 0) {
+                fprintf(stderr, "%s did not start: %s\n", what, strerror(-r));
+                return 1;
+        }
+        return 0;
+}
+
+/* The two contexts every test uses on one loop: one that acts and one in dry-run mode. */
+static inline int contexts_new(
+        sd_event *e, sd_bus *bus, CurlGlue *glue, RemediationCtx **ret_ctx, RemediationCtx **ret_dry) {
+        int r = remediation_ctx_new(e, bus, glue, 0, ret_ctx);
+        if (r >= 0)
+                r = remediation_ctx_new(e, bus, glue, REMEDIATION_DRY_RUN, ret_dry);
+        return r;
+}
+
+static inline void contexts_free(RemediationCtx *ctx, RemediationCtx *dry) {
+        remediation_ctx_free(ctx);
+        remediation_ctx_free(dry);
 }
 
 static inline Template tmpl(const char *text) {

@@ -583,6 +583,73 @@ static void test_400_dead_letters(void **state) {
         free(cfg.url_ref);
 }
 
+static bool in_flight(Ctx *c, const void *arg) {
+        NotifierStats s;
+        return stats_of(c, arg, &s) && s.in_flight;
+}
+
+static bool dead_lettered(Ctx *c, const void *arg) {
+        NotifierStats s;
+        return stats_of(c, arg, &s) && s.dead_lettered > 0;
+}
+
+/* The URL is rotated (configure with a new one) while a request to the old one is in flight, and the old
+ * receiver's error body echoes the old path. The report must scrub the secret of the URL the request went
+ * to, not only that of the URL configured now. */
+static void test_rotated_url_scrubbed(void **state) {
+        Ctx *c = *state;
+        const char *old_path = "/t5b/" SECRET "-old", *new_path = "/t5b/new";
+        NotifierConfig old_cfg = literal("hook", NOTIFIER_WEBHOOK, old_path),
+                       new_cfg = literal("hook", NOTIFIER_WEBHOOK, new_path);
+        const Captured *dead;
+
+        script("{\"path\":\"%s\",\"actions\":[{\"status\":400,\"body\":\"revoked\",\"echo_path\":true,\"delay\":1.0}]}",
+               old_path);
+        hub_start(c);
+        configure(c, &old_cfg, 1, 0);
+        assert_int_equal(publish(c, "hook", "inc5b", "firing", 1, "firing", "m"), 0);
+        assert_true(run_until(c, in_flight, "hook", 30 * S));
+        configure(c, &new_cfg, 1, 0);
+        assert_true(run_until(c, dead_lettered, "hook", 30 * S));
+
+        dead = report_find(NOTIFIER_REPORT_DEAD_LETTER);
+        assert_non_null(dead);
+        assert_int_equal(dead->status, 400);
+        assert_non_null(strstr(dead->line, "HTTP 400: revoked"));
+        assert_null(strstr(dead->line, SECRET));
+        free(old_cfg.url_ref);
+        free(new_cfg.url_ref);
+}
+
+/* A response body is quoted only up to a limit (200 bytes). The secret must be masked in the whole body
+ * before it is cut: a token that straddles the cut must not leave its first bytes behind. */
+static void test_secret_across_excerpt_limit(void **state) {
+        Ctx *c = *state;
+        const char *path = "/t5c/" SECRET "-t5c";
+        NotifierConfig cfg = literal("hook", NOTIFIER_WEBHOOK, path);
+        const Captured *dead;
+        char padding[168];
+
+        /* The body is the padding, then " (no route for POST /t5c/SECRET-TOKEN-t5c)": SECRET starts
+         * at byte 167 + 20 + 5 = 192, so the 200-byte excerpt ends inside it. */
+        memset(padding, 'a', sizeof(padding) - 1);
+        padding[sizeof(padding) - 1] = 0;
+        script("{\"path\":\"%s\",\"actions\":[{\"status\":400,\"body\":\"%s\",\"echo_path\":true}]}",
+               path,
+               padding);
+        hub_start(c);
+        configure(c, &cfg, 1, 0);
+        assert_int_equal(publish(c, "hook", "inc5c", "firing", 1, "firing", "m"), 0);
+        assert_true(run_until(c, dead_lettered, "hook", 30 * S));
+
+        dead = report_find(NOTIFIER_REPORT_DEAD_LETTER);
+        assert_non_null(dead);
+        assert_non_null(strstr(dead->line, "HTTP 400: aaaa"));
+        assert_non_null(strstr(dead->line, "(no route for POST /t5c/"));
+        assert_null(strstr(dead->line, "SECRET"));
+        free(cfg.url_ref);
+}
+
 static void test_restart_resumes(void **state) {
         Ctx *c = *state;
         const char *path = "/t6/" SECRET "-t6";
@@ -997,6 +1064,8 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test_setup_teardown(test_reset_and_close_mid_response, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_retry_after, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_400_dead_letters, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rotated_url_scrubbed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_secret_across_excerpt_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_chat_kinds_coalesce, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bucket_coalesces_when_empty, setup, teardown),

@@ -209,22 +209,15 @@ int main(void) {
         r = peer_redis_start(&redis);
         if (r >= 0)
                 r = peer_memcached_start(&memcached);
-        if (r == -EOPNOTSUPP) {
-                fprintf(stderr, "skipping: redis-server or memcached is not installed\n");
+        r = peer_start_verdict(r, "redis-server or memcached");
+        if (r != 0) {
                 peer_redis_stop(redis);
-                return PEER_SKIP;
+                return r;
         }
-        if (r < 0) {
-                fprintf(stderr, "a cache peer did not start: %s\n", strerror(-r));
-                peer_redis_stop(redis);
-                return 1;
-        }
-        if (sd_event_new(&event) < 0 || remediation_ctx_new(event, NULL, NULL, 0, &ctx) < 0 ||
-            remediation_ctx_new(event, NULL, NULL, REMEDIATION_DRY_RUN, &ctx_dry) < 0)
+        if (sd_event_new(&event) < 0 || contexts_new(event, NULL, NULL, &ctx, &ctx_dry) < 0)
                 return 1;
         r = cmocka_run_group_tests(tests, NULL, NULL);
-        remediation_ctx_free(ctx);
-        remediation_ctx_free(ctx_dry);
+        contexts_free(ctx, ctx_dry);
         sd_event_unref(event);
         peer_memcached_stop(memcached);
         peer_redis_stop(redis);

@@ -243,14 +243,12 @@ int main(void) {
         sigemptyset(&chld);
         sigaddset(&chld, SIGCHLD);
         if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 || peer_mkdtemp("homeostat-exec", &dir) < 0 ||
-            sd_event_new(&event) < 0 || remediation_ctx_new(event, NULL, NULL, 0, &ctx) < 0 ||
-            remediation_ctx_new(event, NULL, NULL, REMEDIATION_DRY_RUN, &ctx_dry) < 0) {
+            sd_event_new(&event) < 0 || contexts_new(event, NULL, NULL, &ctx, &ctx_dry) < 0) {
                 fprintf(stderr, "setup failed\n");
                 return 1;
         }
         r = cmocka_run_group_tests(tests, NULL, NULL);
-        remediation_ctx_free(ctx);
-        remediation_ctx_free(ctx_dry);
+        contexts_free(ctx, ctx_dry);
         sd_event_unref(event);
         (void) peer_rm_rf(dir);
         free(dir);

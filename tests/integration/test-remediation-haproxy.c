@@ -191,16 +191,7 @@ static void test_templated_server(void **state) {
         Step s = haproxy_step("api/${labels.instance}", HAPROXY_STATE_NONE, 0);
         char *targets[] = { (char *) "api/web*" }, *wrong[] = { (char *) "api/db*" };
 
-        s.targets = wrong;
-        s.n_targets = 1;
-        run_step(ctx, event, &s, &vars, &r, WAIT);
-        assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
-        assert_true(contains(r.message, "allow-list"));
-
-        s.targets = targets;
-        s.n_targets = 1;
-        run_step(ctx, event, &s, &vars, &r, WAIT);
-        assert_int_equal(r.outcome, ACTION_OUTCOME_SUCCEEDED);
+        run_allow_list(ctx, event, &s, &vars, wrong, targets, &r, WAIT);
         server_state("web2", &admin, &weight);
         assert_int_equal(weight, 0);
         _cleanup_(action_undo_freep) ActionUndo *undo = TAKE_PTR(r.undo);
@@ -243,23 +234,15 @@ int main(void) {
         };
         int r;
 
-        r = peer_haproxy_start(&peer);
-        if (r == -EOPNOTSUPP) {
-                fprintf(stderr, "skipping: haproxy is not installed\n");
-                return PEER_SKIP;
-        }
-        if (r < 0) {
-                fprintf(stderr, "haproxy did not start: %s\n", strerror(-r));
-                return 1;
-        }
-        if (sd_event_new(&event) < 0 || remediation_ctx_new(event, NULL, NULL, 0, &ctx) < 0 ||
-            remediation_ctx_new(event, NULL, NULL, REMEDIATION_DRY_RUN, &ctx_dry) < 0) {
+        r = peer_start_verdict(peer_haproxy_start(&peer), "haproxy");
+        if (r != 0)
+                return r;
+        if (sd_event_new(&event) < 0 || contexts_new(event, NULL, NULL, &ctx, &ctx_dry) < 0) {
                 peer_haproxy_stop(peer);
                 return 1;
         }
         r = cmocka_run_group_tests(tests, NULL, NULL);
-        remediation_ctx_free(ctx);
-        remediation_ctx_free(ctx_dry);
+        contexts_free(ctx, ctx_dry);
         sd_event_unref(event);
         peer_haproxy_stop(peer);
         return r;

@@ -85,6 +85,47 @@ static void test_credentials_redacted(void **state) {
         captured_done(&r);
 }
 
+/* An API that quotes the request back in its error answer must not carry the step's secrets into the
+ * result: the URL's user and password (also as the Basic credentials curl sends), its query, header
+ * values and the body are masked in the excerpt. */
+static void test_echoed_secrets_masked(void **state) {
+        _cleanup_free_ char *u = NULL, *plain = url("/echo");
+        Captured r = {};
+        Step s = step_new(ACTION_HTTP);
+        HttpHeader headers[] = { { tmpl("X-Api-Key"), tmpl("Key k3y-s3cret") } };
+
+        assert_true(asprintf(&u, "http://admin:pa55word@127.0.0.1:%u/echo?token=t0ken&x=1", peer->port) > 0);
+        s.url = tmpl(u);
+        s.method = (char *) "PUT";
+        run_step(ctx, event, &s, NULL, &r, WAIT);
+        assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
+        assert_string_equal(captured_attr(&r, "http_status"), "400");
+        assert_true(contains(captured_attr(&r, "response_excerpt"), "PUT /echo?"));
+        assert_true(contains(captured_attr(&r, "response_excerpt"), "Authorization: Basic "));
+        assert_true(contains(r.message, "answered 400: "));
+        assert_false(captured_mentions(&r, "pa55word"));
+        assert_false(captured_mentions(&r, "t0ken"));
+        assert_false(captured_mentions(&r, "YWRtaW46cGE1NXdvcmQ")); /* base64("admin:pa55word") */
+
+        /* One thing at a time, so that each lands inside the 160 characters quoted. */
+        s.url = tmpl(plain);
+        s.headers = headers;
+        s.n_headers = 1;
+        run_step(ctx, event, &s, NULL, &r, WAIT);
+        assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
+        assert_true(contains(captured_attr(&r, "response_excerpt"), "X-Api-Key: "));
+        assert_false(captured_mentions(&r, "k3y-s3cret"));
+
+        s.headers = NULL;
+        s.n_headers = 0;
+        s.body = tmpl("{\"reason\": \"b0dy-s3cret-value\"}");
+        run_step(ctx, event, &s, NULL, &r, WAIT);
+        assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
+        assert_true(contains(captured_attr(&r, "response_excerpt"), "PUT /echo HTTP/1.1"));
+        assert_false(captured_mentions(&r, "b0dy-s3cret-value"));
+        captured_done(&r);
+}
+
 static void test_statuses(void **state) {
         _cleanup_free_ char *fail = url("/fail"), *ok = url("/ok"), *log = NULL;
         unsigned want_202[] = { 202 }, want_500[] = { 500 };
@@ -153,16 +194,7 @@ static void test_templated_url(void **state) {
         char *targets[] = { allowed }, *wrong[] = { (char *) "http://127.0.0.1:*/fail/*" };
 
         s.url = tmpl(u);
-        s.targets = wrong;
-        s.n_targets = 1;
-        run_step(ctx, event, &s, &vars, &r, WAIT);
-        assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
-        assert_true(contains(r.message, "allow-list"));
-
-        s.targets = targets;
-        s.n_targets = 1;
-        run_step(ctx, event, &s, &vars, &r, WAIT);
-        assert_int_equal(r.outcome, ACTION_OUTCOME_SUCCEEDED);
+        run_allow_list(ctx, event, &s, &vars, wrong, targets, &r, WAIT);
         log = request_log();
         assert_true(contains(log, "POST /ok/web1 HTTP/1.1\n"));
 
@@ -205,6 +237,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ok_with_headers_and_body),
                 cmocka_unit_test(test_credentials_redacted),
+                cmocka_unit_test(test_echoed_secrets_masked),
                 cmocka_unit_test(test_statuses),
                 cmocka_unit_test(test_hang_reset_refused),
                 cmocka_unit_test(test_templated_url),
@@ -215,18 +248,14 @@ int main(void) {
         signal(SIGPIPE, SIG_IGN);
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                 return 1;
-        r = peer_http_start(&peer);
-        if (r < 0) {
-                fprintf(stderr, "the HTTP receiver did not start: %s\n", strerror(-r));
-                return 1;
-        }
+        r = peer_start_verdict(peer_http_start(&peer), "the HTTP receiver");
+        if (r != 0)
+                return r;
         if (sd_event_new(&event) < 0 || curl_glue_new(event, &glue) < 0 ||
-            remediation_ctx_new(event, NULL, glue, 0, &ctx) < 0 ||
-            remediation_ctx_new(event, NULL, glue, REMEDIATION_DRY_RUN, &ctx_dry) < 0)
+            contexts_new(event, NULL, glue, &ctx, &ctx_dry) < 0)
                 return 1;
         r = cmocka_run_group_tests(tests, NULL, NULL);
-        remediation_ctx_free(ctx);
-        remediation_ctx_free(ctx_dry);
+        contexts_free(ctx, ctx_dry);
         curl_glue_free(glue);
         sd_event_unref(event);
         peer_http_stop(peer);

@@ -429,14 +429,7 @@ static void test_exec_transient(void **state) {
         s.argv = t_tmpl;
         s.n_argv = 4;
         char *wrong[] = { (char *) "db*" }, *targets[] = { (char *) "web*" };
-        s.targets = wrong;
-        s.n_targets = 1;
-        run_step(ctx, event, &s, &vars, &r, WAIT);
-        assert_int_equal(r.outcome, ACTION_OUTCOME_FAILED);
-        assert_true(contains(r.message, "allow-list"));
-        s.targets = targets;
-        run_step(ctx, event, &s, &vars, &r, WAIT);
-        assert_int_equal(r.outcome, ACTION_OUTCOME_SUCCEEDED);
+        run_allow_list(ctx, event, &s, &vars, wrong, targets, &r, WAIT);
         s.targets = NULL;
         s.n_targets = 0;
 
@@ -539,15 +532,9 @@ int main(void) {
         };
         int r;
 
-        r = peer_systemd_start(&peer);
-        if (r == -EOPNOTSUPP) {
-                fprintf(stderr, "skipping: a systemd --user manager cannot run here\n");
-                return PEER_SKIP;
-        }
-        if (r < 0) {
-                fprintf(stderr, "systemd --user did not start: %s\n", strerror(-r));
-                return 1;
-        }
+        r = peer_start_verdict(peer_systemd_start(&peer), "systemd --user");
+        if (r != 0)
+                return r;
         const char *step = "sd_event_new";
         r = sd_event_new(&event);
         if (r >= 0) {
@@ -566,11 +553,9 @@ int main(void) {
         }
         if (r >= 0) {
                 step = "remediation_ctx_new";
-                r = remediation_ctx_new(event, bus_private, NULL, 0, &ctx);
+                r = contexts_new(event, bus_private, NULL, &ctx, &ctx_dry);
                 if (r >= 0)
                         r = remediation_ctx_new(event, bus_broker, NULL, 0, &ctx_broker);
-                if (r >= 0)
-                        r = remediation_ctx_new(event, bus_private, NULL, REMEDIATION_DRY_RUN, &ctx_dry);
         }
         if (r < 0) {
                 fprintf(stderr, "%s failed: %s\n", step, strerror(-r));
@@ -580,9 +565,8 @@ int main(void) {
 
         r = cmocka_run_group_tests(tests, NULL, NULL);
 
-        remediation_ctx_free(ctx);
+        contexts_free(ctx, ctx_dry);
         remediation_ctx_free(ctx_broker);
-        remediation_ctx_free(ctx_dry);
         sd_bus_flush_close_unref(bus_private);
         sd_bus_flush_close_unref(bus_broker);
         sd_event_unref(event);

@@ -38,7 +38,7 @@ typedef struct Harness {
         size_t n_labels;
 } Harness;
 
-static Guard h_default_guard(void) {
+static inline Guard h_default_guard(void) {
         return (Guard){
                 .cooldown_usec = 10 * USEC_PER_MINUTE,
                 .max_actions = 3,
@@ -48,7 +48,7 @@ static Guard h_default_guard(void) {
         };
 }
 
-static Step h_restart(const char *unit) {
+static inline Step h_restart(const char *unit) {
         return (Step){
                 .action = ACTION_RESTART,
                 .verify_usec = USEC_PER_MINUTE,
@@ -58,7 +58,7 @@ static Step h_restart(const char *unit) {
         };
 }
 
-static Step h_drain(const char *server) {
+static inline Step h_drain(const char *server) {
         return (Step){
                 .action = ACTION_HAPROXY,
                 .verify_usec = USEC_PER_MINUTE,
@@ -72,7 +72,7 @@ static Step h_drain(const char *server) {
 }
 
 /* Define rule k with n steps. */
-static Rule *h_rule(Harness *h, size_t k, const char *name, const Step *steps, size_t n) {
+static inline Rule *h_rule(Harness *h, size_t k, const char *name, const Step *steps, size_t n) {
         Rule *r = &h->rules[k];
 
         *r = (Rule){
@@ -94,7 +94,7 @@ static Rule *h_rule(Harness *h, size_t k, const char *name, const Step *steps, s
 }
 
 /* ${labels.NAME} expansion and the targets: allow-list, enough for tests of the engine. */
-static char *h_expand(const char *text, const Incident *i) {
+static inline char *h_expand(const char *text, const Incident *i) {
         const char *p = strstr(text, "${labels.");
         if (!p)
                 return strdup(text);
@@ -155,7 +155,7 @@ static int h_step_target(
         return 0;
 }
 
-static int h_new_id(void *userdata, Id128 *ret) {
+static inline int h_new_id(void *userdata, Id128 *ret) {
         Harness *h = userdata;
         Id128 id = {};
         uint64_t n = ++h->next_id;
@@ -167,7 +167,7 @@ static int h_new_id(void *userdata, Id128 *ret) {
         return 0;
 }
 
-static void h_collect(Harness *h) {
+static inline void h_collect(Harness *h) {
         for (size_t k = 0; k < h->fx.n; k++) {
                 if (h->all.n >= h->all.allocated) {
                         h->all.allocated = h->all.allocated ? h->all.allocated * 2 : 64;
@@ -178,7 +178,7 @@ static void h_collect(Harness *h) {
         }
 }
 
-static void h_start(Harness *h, bool dry_run) {
+static inline void h_start(Harness *h, bool dry_run) {
         h->config.rules = h->rules;
         h->now = (IncidentNow){ H_WALL0, H_MONO0 };
         h->opts = (IncidentEngineOptions){
@@ -194,19 +194,19 @@ static void h_start(Harness *h, bool dry_run) {
         h_collect(h);
 }
 
-static void h_stop(Harness *h) {
+static inline void h_stop(Harness *h) {
         assert_int_equal(incident_engine_impossible_count(h->engine), 0);
         incident_engine_free(h->engine);
         effects_done(&h->fx);
         effects_done(&h->all);
 }
 
-static void h_advance(Harness *h, usec_t d) {
+static inline void h_advance(Harness *h, usec_t d) {
         h->now.wall += d;
         h->now.mono += d;
 }
 
-static double h_t(const Harness *h) {
+static inline double h_t(const Harness *h) {
         return (double) h->now.wall / (double) USEC_PER_SEC;
 }
 
@@ -241,14 +241,14 @@ static void
         h_collect(h);
 }
 
-static void h_timers(Harness *h) {
+static inline void h_timers(Harness *h) {
         effects_clear(&h->fx);
         assert_int_equal(incident_engine_run_timers(h->engine, h->now, &h->fx), 0);
         h_collect(h);
 }
 
 /* Advance to the engine's next wake-up (which must exist and lie within max) and run timers. */
-static void h_wake(Harness *h, usec_t max) {
+static inline void h_wake(Harness *h, usec_t max) {
         usec_t w = incident_engine_next_wakeup(h->engine);
         assert_true(w != USEC_INFINITY);
         assert_true(w <= h->now.mono || w - h->now.mono <= max);
@@ -257,34 +257,34 @@ static void h_wake(Harness *h, usec_t max) {
         h_timers(h);
 }
 
-static size_t h_count(const Effects *fx, EffectKind kind) {
+static inline size_t h_count(const Effects *fx, EffectKind kind) {
         size_t n = 0;
         for (size_t k = 0; k < fx->n; k++)
                 n += fx->items[k].kind == kind;
         return n;
 }
 
-static const Effect *h_find(const Effects *fx, EffectKind kind) {
+static inline const Effect *h_find(const Effects *fx, EffectKind kind) {
         for (size_t k = 0; k < fx->n; k++)
                 if (fx->items[k].kind == kind)
                         return &fx->items[k];
         return NULL;
 }
 
-static Incident *h_incident(Harness *h, size_t index) {
+static inline Incident *h_incident(Harness *h, size_t index) {
         size_t n;
         Incident *const *list = incident_engine_incidents(h->engine, &n);
         assert_true(index < n);
         return list[index];
 }
 
-static size_t h_n_incidents(Harness *h) {
+static inline size_t h_n_incidents(Harness *h) {
         size_t n;
         (void) incident_engine_incidents(h->engine, &n);
         return n;
 }
 
-static UnitSnapshot h_unit(const char *inv, const char *state, usec_t active_enter_mono) {
+static inline UnitSnapshot h_unit(const char *inv, const char *state, usec_t active_enter_mono) {
         UnitSnapshot u = {};
         snprintf(u.invocation_id, sizeof(u.invocation_id), "%s", inv);
         snprintf(u.active_state, sizeof(u.active_state), "%s", state);
@@ -298,7 +298,7 @@ static UnitSnapshot h_unit(const char *inv, const char *state, usec_t active_ent
 #define INV_C "cccccccccccccccccccccccccccccccc"
 
 /* Answer the pending preflight of incident i with a healthy, long-running unit. */
-static void h_preflight(Harness *h, Incident *i, const UnitSnapshot *u) {
+static inline void h_preflight(Harness *h, Incident *i, const UnitSnapshot *u) {
         const Effect *e = NULL;
         for (size_t k = h->all.n; k > 0 && !e; k--)
                 if (h->all.items[k - 1].kind == EFFECT_PREFLIGHT &&
@@ -314,12 +314,12 @@ static void h_preflight(Harness *h, Incident *i, const UnitSnapshot *u) {
         h_collect(h);
 }
 
-static void h_preflight_ok(Harness *h, Incident *i) {
+static inline void h_preflight_ok(Harness *h, Incident *i) {
         UnitSnapshot u = h_unit(INV_A, "active", 1);
         h_preflight(h, i, &u);
 }
 
-static void h_result(Harness *h, Incident *i, StepOutcome outcome, const char *inv_after, json_t *undo) {
+static inline void h_result(Harness *h, Incident *i, StepOutcome outcome, const char *inv_after, json_t *undo) {
         assert_int_equal(i->action.phase, ACTION_PHASE_EXECUTING);
         StepResult res = {
                 .outcome = outcome,
@@ -334,7 +334,7 @@ static void h_result(Harness *h, Incident *i, StepOutcome outcome, const char *i
 }
 
 /* The timeline's kinds, space-separated, for compact asserts. */
-static char *h_kinds(const Incident *i) {
+static inline char *h_kinds(const Incident *i) {
         static char buf[4096];
         size_t off = 0;
         buf[0] = 0;
@@ -348,13 +348,13 @@ static char *h_kinds(const Incident *i) {
         return buf;
 }
 
-static const TimelineEvent *h_last(const Incident *i, IncidentEventKind kind) {
+static inline const TimelineEvent *h_last(const Incident *i, IncidentEventKind kind) {
         for (size_t k = i->n_events; k > 0; k--)
                 if (i->events[k - 1].kind == kind)
                         return &i->events[k - 1];
         return NULL;
 }
 
-static const char *h_attr(const TimelineEvent *e, const char *key) {
+static inline const char *h_attr(const TimelineEvent *e, const char *key) {
         return json_string_value(json_object_get(e->attrs, key));
 }

@@ -665,6 +665,129 @@ static void test_recovery_during_action(void **state) {
         h_stop(&h);
 }
 
+static void h_row_normal(Harness *h, const char *series, EvalTransition tr) {
+        EvalRow row = {
+                .rule = &h->rules[0],
+                .series_key = series,
+                .metric = "http_request_duration_seconds",
+                .labels = h->labels,
+                .n_labels = h->n_labels,
+                .t = h_t(h),
+                .value = 0.14,
+                .x = 0.14,
+                .verdict = { .expected = 0.15, .lower = 0.11, .upper = 0.19 },
+                .transition = tr,
+                .detected_at = NAN,
+                .resolved_at = NAN,
+        };
+        effects_clear(&h->fx);
+        assert_int_equal(incident_engine_eval(h->engine, &row, h->now, &h->fx), 0);
+        h_collect(h);
+}
+
+/* The evaluator lost its state (or a relapse voided the recovery and cleared before `for`): it says "not
+ * firing" without ever saying "resolved". The incident sees normal samples for recover_for itself. */
+static void test_quiet_recovery(void **state) {
+        Harness h = {};
+        Step s[] = { h_restart("api.service") };
+        setup_labels(&h, "api.service");
+        Rule *r = h_rule(&h, 0, "api-latency", s, 1);
+        r->recover_for_usec = 10 * USEC_PER_SEC;
+        h_start(&h, false);
+
+        Incident *i = fire(&h, 0, SERIES);
+        h_preflight_ok(&h, i);
+        h_result(&h, i, STEP_SUCCEEDED, INV_B, NULL);
+        /* Within settle: the recovery is seen, then voided by a relapse that clears before `for`. */
+        recover(&h, 0, SERIES, 0);
+        assert_int_equal(i->state, INCIDENT_VERIFYING);
+        assert_true(i->recovered_at != 0);
+        h_advance(&h, USEC_PER_SEC);
+        h_row(&h, 0, SERIES, EVAL_PENDING, false, 0.52, h_t(&h), NAN);
+        assert_int_equal(i->recovered_at, 0);
+        h_advance(&h, USEC_PER_SEC);
+        usec_t start = h.now.wall;
+        h_row_normal(&h, SERIES, EVAL_CLEARED);
+        h_timers(&h); /* settle ends: nothing to judge */
+        assert_int_equal(i->state, INCIDENT_VERIFYING);
+        h_advance(&h, 10 * USEC_PER_SEC);
+        h_row_normal(&h, SERIES, EVAL_NONE);
+        assert_int_equal(i->state, INCIDENT_RESOLVED);
+        assert_int_equal(i->resolved_at, start);
+        h_stop(&h);
+
+        /* Lost evaluator state: the fresh evaluator reports normal, not-firing rows and nothing else. */
+        Harness g = {};
+        setup_labels(&g, "api.service");
+        r = h_rule(&g, 0, "api-latency", s, 1);
+        r->recover_for_usec = 10 * USEC_PER_SEC;
+        h_start(&g, false);
+        i = fire(&g, 0, SERIES);
+        h_preflight_ok(&g, i);
+        h_result(&g, i, STEP_SUCCEEDED, INV_B, NULL);
+        h_wake(&g, 5 * USEC_PER_SEC);
+        /* A warm-up row is no opinion, a missing value is no data. */
+        EvalRow warm = { .rule = &g.rules[0],
+                         .series_key = SERIES,
+                         .metric = "m",
+                         .t = h_t(&g),
+                         .x = 0.1,
+                         .verdict = { .warming_up = true, .expected = NAN, .lower = NAN, .upper = NAN },
+                         .detected_at = NAN,
+                         .resolved_at = NAN };
+        effects_clear(&g.fx);
+        assert_int_equal(incident_engine_eval(g.engine, &warm, g.now, &g.fx), 0);
+        assert_int_equal(i->normal_since, 0);
+        start = g.now.wall;
+        h_row_normal(&g, SERIES, EVAL_NONE);
+        assert_int_equal(i->normal_since, start);
+        h_advance(&g, 5 * USEC_PER_SEC);
+        h_row_normal(&g, SERIES, EVAL_NONE);
+        assert_int_equal(i->state, INCIDENT_VERIFYING);
+        h_advance(&g, 5 * USEC_PER_SEC);
+        h_row_normal(&g, SERIES, EVAL_CLEARED);
+        assert_int_equal(i->state, INCIDENT_RESOLVED);
+        assert_int_equal(i->resolved_at, start);
+        assert_string_equal(
+                h_kinds(i), "detected firing action_started action_succeeded verify_passed resolved");
+        h_stop(&g);
+}
+
+/* Resolved while the action still runs, and reopened before its result: the late result is recorded (and
+ * its undo kept), then the new round acts. */
+static void test_reopen_while_action_runs(void **state) {
+        Harness h = {};
+        Step s[] = { h_drain("api/web1") };
+        setup_labels(&h, "api.service");
+        Rule *r = h_rule(&h, 0, "api-latency", s, 1);
+        r->guard.cooldown_usec = 0;
+        h_start(&h, false);
+
+        Incident *i = fire(&h, 0, SERIES);
+        uint64_t first = i->action.id;
+        assert_int_equal(i->action.phase, ACTION_PHASE_EXECUTING);
+        /* Escalated by a reload that removes the rule, the series recovers, the rule comes back and fires. */
+        Config empty = { .rules = h.rules, .n_rules = 0 };
+        assert_int_equal(incident_engine_set_config(h.engine, &empty, h.now, &h.fx), 0);
+        assert_int_equal(incident_engine_set_config(h.engine, &h.config, h.now, &h.fx), 0);
+        recover(&h, 0, SERIES, 0);
+        assert_int_equal(i->state, INCIDENT_RESOLVED);
+        h_advance(&h, USEC_PER_SEC);
+        h_row(&h, 0, SERIES, EVAL_FIRING, true, 0.52, h_t(&h), NAN);
+        assert_int_equal(i->state, INCIDENT_FIRING);
+        assert_int_equal(i->action.id, first); /* not replaced */
+        json_t *undo = json_pack("{s:s}", "state", "ready");
+        StepResult ok = { .outcome = STEP_SUCCEEDED, .undo = undo };
+        effects_clear(&h.fx);
+        assert_int_equal(incident_engine_action_result(h.engine, &i->id, first, &ok, h.now, &h.fx), 0);
+        json_decref(undo);
+        assert_int_equal(i->n_obligations, 1);
+        h_wake(&h, INCIDENT_RETRY_USEC);
+        assert_int_equal(i->state, INCIDENT_REMEDIATING);
+        assert_int_equal(i->action.id, first + 1);
+        h_stop(&h);
+}
+
 /* A failed action counts as a failed recovery and moves on. */
 static void test_action_failure(void **state) {
         Harness h = {};
@@ -701,7 +824,8 @@ static void test_executor_skips(void **state) {
         assert_int_equal(incident_engine_action_result(h.engine, &i->id, i->action.id, &busy, h.now, &h.fx), 0);
         assert_int_equal(i->state, INCIDENT_FIRING);
         assert_string_equal(h_attr(h_last(i, IEV_ACTION_SKIPPED), "reason"), "unit state");
-        assert_false(guard_target_busy(incident_engine_guards(h.engine), "haproxy:/run/haproxy/admin.sock:api/web1"));
+        assert_false(guard_target_busy(
+                incident_engine_guards(h.engine), "haproxy:/run/haproxy/admin.sock:api/web1"));
         h_wake(&h, INCIDENT_RETRY_USEC);
         assert_int_equal(i->state, INCIDENT_REMEDIATING);
         assert_int_equal(i->action.step, 0);
@@ -908,6 +1032,41 @@ static void test_crash_reconciliation(void **state) {
                 strstr(h_last(i, IEV_ACTION_FAILED)->message, "outcome unknown after homeostatd restarted"));
         assert_int_equal(i->state, INCIDENT_ESCALATED);
         assert_int_equal(h_count(&h.all, EFFECT_ACTION), actions);
+        h_stop(&h);
+}
+
+/* A drain whose outcome is unknown after a crash is neither repeated nor forgotten: a human must look. */
+static void test_crash_undoable_unknown(void **state) {
+        Harness h = {};
+        Step s[] = { h_drain("api/web1"), h_restart("api.service") };
+        setup_labels(&h, "api.service");
+        h_rule(&h, 0, "api-latency", s, 2);
+        h_start(&h, false);
+
+        Incident *i = fire(&h, 0, SERIES);
+        assert_int_equal(i->action.phase, ACTION_PHASE_EXECUTING);
+        size_t actions = h_count(&h.all, EFFECT_ACTION);
+        crash_during_action(&h, NULL);
+        i = h_incident(&h, 0);
+        const Effect *rc = h_find(&h.fx, EFFECT_RECONCILE);
+        effects_clear(&h.fx);
+        assert_int_equal(
+                incident_engine_reconcile_result(
+                        h.engine,
+                        &i->id,
+                        rc->action_id,
+                        RECONCILE_UNKNOWN,
+                        "nothing to check a haproxy against",
+                        h.now,
+                        &h.fx),
+                0);
+        h_collect(&h);
+        assert_int_equal(h_count(&h.all, EFFECT_ACTION), actions);
+        assert_int_equal(i->state, INCIDENT_ESCALATED);
+        assert_string_equal(h_attr(h_last(i, IEV_ESCALATED), "reason"), "outcome unknown");
+        assert_non_null(strstr(h_last(i, IEV_ACTION_FAILED)->message, "check api/web1 by hand"));
+        assert_false(guard_target_busy(
+                incident_engine_guards(h.engine), "haproxy:/run/haproxy/admin.sock:api/web1"));
         h_stop(&h);
 }
 
@@ -1162,8 +1321,21 @@ static void test_values_for_humans(void **state) {
         s = incident_describe_value("queue_depth", 1234567, 100, 90, 110);
         assert_string_equal(s, "1.23e+06, expected 100 (90\u2013110)");
         free(s);
+        /* A static threshold: the band is the expectation. */
+        s = incident_describe_value("demo_latency_seconds", 0.9, NAN, NAN, 0.5);
+        assert_string_equal(s, "0.9 s, expected at most 0.5 s");
+        free(s);
+        s = incident_describe_value("free_bytes", 1024, NAN, 4096, NAN);
+        assert_string_equal(s, "1 KiB, expected at least 4 KiB");
+        free(s);
+        s = incident_describe_value("x", 7, NAN, 1, 5);
+        assert_string_equal(s, "7, expected 1\u20135");
+        free(s);
         char buf[INCIDENT_VALUE_MAX];
         assert_string_equal(incident_format_value(buf, sizeof(buf), "x", NAN), "n/a");
+        assert_string_equal(incident_format_elapsed(buf, sizeof(buf), 3046228), "3.05s");
+        assert_string_equal(incident_format_elapsed(buf, sizeof(buf), 72400000), "1m12s");
+        assert_string_equal(incident_format_elapsed(buf, sizeof(buf), 250400), "250ms");
 }
 
 int main(void) {
@@ -1187,11 +1359,14 @@ int main(void) {
                 cmocka_unit_test(test_target_not_allowed_moves_on),
                 cmocka_unit_test(test_recovery_during_action),
                 cmocka_unit_test(test_action_failure),
+                cmocka_unit_test(test_quiet_recovery),
+                cmocka_unit_test(test_reopen_while_action_runs),
                 cmocka_unit_test(test_executor_skips),
                 cmocka_unit_test(test_no_secret_in_attrs),
                 cmocka_unit_test(test_persistence_round_trip),
                 cmocka_unit_test(test_crash_reconciliation),
                 cmocka_unit_test(test_crash_restart_not_done),
+                cmocka_unit_test(test_crash_undoable_unknown),
                 cmocka_unit_test(test_undo_obligation_reload_and_max_hold),
                 cmocka_unit_test(test_max_hold_escalates_open_incident),
                 cmocka_unit_test(test_corrupt_state_is_refused),

@@ -48,17 +48,16 @@ static void write_file(const char *path, const char *fmt, ...) {
         assert_int_equal(chmod(path, 0644), 0);
 }
 
-static void write_config(unsigned n_rules, const char *push_path) {
+/* One listen source ("push", with the given interval) and optionally a second one that cannot be set up,
+ * plus n_rules threshold rules. */
+static void write_config_ex(unsigned n_rules, const char *push_path, const char *interval, bool bad_source) {
         StrBuf b = STRBUF_INIT;
 
         (void) strbuf_printf(
-                &b,
-                "sources:\n"
-                "  - name: push\n"
-                "    listen: %s\n"
-                "    interval: 1s\n"
-                "rules:\n",
-                push_path);
+                &b, "sources:\n  - name: push\n    listen: %s\n    interval: %s\n", push_path, interval);
+        if (bad_source)
+                (void) strbuf_printf(&b, "  - name: zz-bad\n    listen: %s/no/such/dir/bad.sock\n", tmpdir);
+        (void) strbuf_puts(&b, "rules:\n");
         for (unsigned i = 0; i < n_rules; i++)
                 (void) strbuf_printf(
                         &b,
@@ -70,6 +69,10 @@ static void write_config(unsigned n_rules, const char *push_path) {
                         i);
         write_file(conffile, "%s", strbuf_str(&b));
         strbuf_done(&b);
+}
+
+static void write_config(unsigned n_rules, const char *push_path) {
+        write_config_ex(n_rules, push_path, "1s", false);
 }
 
 /* ---- client side (runs in a thread) ---- */
@@ -259,12 +262,31 @@ static void *client_main(void *p) {
         CHECK(c, j && json_integer_value(json_object_get(j, "rule_count")) == 2);
         json_decref(j);
 
+        /* the listen source changes (same path, other interval) while a later source fails: the new push
+         * source took the path over and is gone with the failed reload; the old one must work again */
+        write_config_ex(2, pushsock, "2s", true);
+        st = http("POST", "/api/v1/reload", &b);
+        CHECK(c, st == 500);
+        CHECK(c, push("load 8\n"));
+        CHECK(c, wait_status_int("samples", "received", 5) >= 5);
+
+        /* the same change without the failing source: the new push source takes over, the old one goes */
+        write_config_ex(2, pushsock, "2s", false);
+        st = http("POST", "/api/v1/reload", &b);
+        CHECK(c, st == 200);
+        j = json_loads(strbuf_str(&b), 0, NULL);
+        CHECK(c, j && strstr(json_string_value(json_object_get(j, "message")) ?: "", "0 kept running"));
+        json_decref(j);
+        CHECK(c, push("load 9\n"));
+        CHECK(c, wait_status_int("samples", "received", 6) >= 6);
+
         /* metrics and the page */
         CHECK(c, http("GET", "/metrics", &b) == 200);
         CHECK(c, strstr(strbuf_str(&b), "\nhomeostat_rules 2\n") != NULL);
         /* fired at 200, and again at 300 after the reload (the double does not carry series state) */
         CHECK(c, strstr(strbuf_str(&b), "homeostat_rule_fired_total{rule=\"high-0\"} 2\n") != NULL);
-        CHECK(c, strstr(strbuf_str(&b), "homeostat_config_reloads_total{result=\"failure\"} 2\n") != NULL);
+        CHECK(c, strstr(strbuf_str(&b), "homeostat_config_reloads_total{result=\"failure\"} 3\n") != NULL);
+        CHECK(c, strstr(strbuf_str(&b), "homeostat_config_reloads_total{result=\"success\"} 2\n") != NULL);
         CHECK(c, strstr(strbuf_str(&b), "homeostat_source_up{source=\"push\"}") != NULL);
         CHECK(c, http("GET", "/", &b) == 200);
         CHECK(c, strstr(strbuf_str(&b), "<pre>") && strstr(strbuf_str(&b), "high-1"));

@@ -206,6 +206,43 @@ static void test_corrupt_moved_aside(void **state) {
                 -EINVAL);
 }
 
+/* The next sequence number is one past the highest on disk; a file name near UINT64_MAX (a hand-made or
+ * damaged name) must not make it wrap around to 0, which would queue every new message before the old
+ * ones (and, after a restart, in the wrong order). */
+static void test_sequence_cannot_wrap(void **state) {
+        SpoolMessage *v = NULL, m = { .created_usec = 1795833038000000ULL };
+        size_t n = 0;
+        uint64_t next = 0;
+        Reports rep = {};
+        char name[SPOOL_NAME_MAX];
+        char *data = NULL;
+
+        write_msg(5, "inc-a", 1, "ordinary");
+        m.incident = incident("inc-a", "firing");
+        m.event = event(2, "far away");
+        assert_int_equal(spool_message_serialize(&m, &data), 0);
+        write_raw(spool_message_file_name(UINT64_MAX, name), data);
+        write_raw(spool_message_file_name(UINT64_MAX - 1, name), data);
+        free(data);
+
+        assert_int_equal(spool_load_messages(dirfd_, &v, &n, &next, on_report, &rep), 0);
+        for (size_t i = 0; i < n; i++)
+                assert_true(v[i].seq < next);
+        assert_true(next > 5);
+        /* Such names are never written: they are moved aside as unexpected files. */
+        assert_int_equal(n, 1);
+        assert_int_equal(next, 6);
+        assert_int_equal(rep.n, 2);
+        free_msgs(v, n);
+
+        /* And the writer refuses to produce one. */
+        m.seq = (uint64_t) INT64_MAX + 1;
+        assert_int_equal(spool_write_message(dirfd_, &m), -ERANGE);
+        m.seq = 0;
+        assert_int_equal(spool_write_message(dirfd_, &m), -ERANGE);
+        spool_message_done(&m);
+}
+
 static void test_dead_letters_bounded(void **state) {
         char name[SPOOL_NAME_MAX];
 
@@ -309,6 +346,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_roundtrip_in_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_corrupt_moved_aside, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sequence_cannot_wrap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dead_letters_bounded, setup, teardown),
                 cmocka_unit_test(test_names),
                 cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),

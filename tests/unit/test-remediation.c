@@ -336,6 +336,16 @@ static void test_targets(void **state) {
         s.tasks_max = 10;
         check_target(&s, NULL, 0, "unit:api.service"); /* a limit shares its unit's key */
 
+        /* kill: every signal `check` accepts (1..64, SIGRTMAX included) is one the action sends. */
+        s = step(ACTION_KILL);
+        s.unit = tmpl("api.service");
+        s.signal = SIGRTMAX;
+        check_target(&s, NULL, 0, "unit:api.service");
+        s.signal = SIGRTMAX + 1;
+        check_target(&s, NULL, -EINVAL, "signal 65 is not a valid signal");
+        s.signal = 0;
+        check_target(&s, NULL, -EINVAL, "signal 0 is not a valid signal");
+
         s = step(ACTION_RESTART);
         s.unit = tmpl("${labels.unit}");
         s.targets = unit_targets;

@@ -125,8 +125,8 @@ static void test_rejects(void **state) {
         expect_error("{\"a\": [1 2]}", 1, 10, "',' or ']'");
         expect_error("{\"a\": 1 \"b\": 2}", 1, 9, "',' or '}'");
         expect_error("[", 1, 2, "expected a value");
-        expect_error("", 0, 0, "empty");
-        expect_error(" \n ", 0, 0, "empty");
+        expect_error("", 1, 1, "empty");
+        expect_error(" \n ", 1, 1, "empty");
         expect_error("null", 1, 1, "only null");
 }
 

@@ -235,6 +235,31 @@ static void test_errors_all_reported(void **state) {
         diagnostics_done(&d);
 }
 
+/* A notifier's URL is a bearer secret: a diagnostic about it names the problem and the place, never the
+ * value, even when the value is malformed (a webhook URL pasted without its scheme). */
+static void test_notifier_url_not_echoed(void **state) {
+        static const char *const bad[] = {
+                "notifiers:\n  - {name: ops, kind: slack, url: hooks.example.com/services/T0/B0/SECRETTOKEN}\nrules: []\n",
+                "notifiers:\n  - {name: ops, kind: slack, url: 'https://SECRETTOKEN@hooks.example.com/x y'}\nrules: []\n",
+                "notifiers:\n  - {name: ops, kind: slack, url: 'gopher://hooks.example.com/SECRETTOKEN'}\nrules: []\n",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                Diagnostics d = {};
+                Config *c = NULL;
+                assert_int_equal(config_load_buffer("n.yaml", bad[i], strlen(bad[i]), NULL, &c, &d), -EINVAL);
+                assert_null(c);
+                assert_int_equal(d.n_errors, 1);
+                assert_int_equal(d.items[0].loc.line, 2);
+                for (size_t k = 0; k < d.n_items; k++) {
+                        assert_non_null(strstr(d.items[k].message, "'url'"));
+                        assert_null(strstr(d.items[k].message, "SECRETTOKEN"));
+                        assert_null(strstr(d.items[k].message, "hooks.example.com"));
+                }
+                diagnostics_done(&d);
+        }
+}
+
 static void write_file(const char *dir, const char *name, const char *text) {
         char path[512];
         snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -364,6 +389,7 @@ int main(void) {
                 cmocka_unit_test(test_fingerprint),
                 cmocka_unit_test(test_defaults_burnrate),
                 cmocka_unit_test(test_errors_all_reported),
+                cmocka_unit_test(test_notifier_url_not_echoed),
                 cmocka_unit_test(test_layout),
                 cmocka_unit_test(test_templates_in_model),
         };

@@ -4,10 +4,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "diag.h"
+#include "macro.h"
 #include "node.h"
 
 typedef struct Loaded {
@@ -180,9 +182,9 @@ static void test_rejections(void **state) {
         expect_error("a: 1\n---\nb: 2\n", 2, 1, "second YAML document");
         expect_error("a: [1, 2\n", 2, 1, "YAML syntax error");
         expect_error("a:\n\t- 1\n", 2, 1, "tab cannot indent");
-        expect_error("", 0, 0, "file is empty");
-        expect_error("# only\n# comments\n", 0, 0, "only comments");
-        expect_error("~\n", 0, 0, "only comments");
+        expect_error("", 1, 1, "file is empty");
+        expect_error("# only\n# comments\n", 1, 1, "only comments");
+        expect_error("~\n", 1, 1, "only comments");
 
         Loaded l;
         load(&l, "a: !!str 5\nb: ! x\n");
@@ -201,12 +203,94 @@ static void test_line_breaks(void **state) {
         done(&l);
 }
 
+/* The simple definitions of positions that source_text_location() and source_text_offset() must agree
+ * with: a column counts characters (UTF-8 lead bytes) from the start of the line, 1-based. */
+static Location naive_location(const SourceText *s, size_t offset) {
+        size_t line = 0, start = 0;
+        unsigned col = 1;
+
+        offset = MIN(offset, s->len);
+        for (size_t k = 1; k < s->n_lines && s->line_starts[k] <= offset; k++)
+                line = k, start = s->line_starts[k];
+        if (line == 0 && s->len >= 3 && memcmp(s->data, "\xEF\xBB\xBF", 3) == 0 && offset >= 3)
+                start = 3;
+        for (size_t i = start; i < offset; i++)
+                col += ((unsigned char) s->data[i] & 0xC0) != 0x80;
+        return (Location){ .file = s->file, .line = (unsigned) line + 1, .column = col };
+}
+
+static size_t naive_offset(const SourceText *s, size_t line, size_t column) {
+        size_t i;
+
+        if (line >= s->n_lines)
+                return s->len;
+        i = line == 0 && s->len >= 3 && memcmp(s->data, "\xEF\xBB\xBF", 3) == 0 ? 3 : s->line_starts[line];
+        for (size_t c = 0; c < column && i < s->len; c++) {
+                i++;
+                while (i < s->len && ((unsigned char) s->data[i] & 0xC0) == 0x80)
+                        i++;
+        }
+        return i;
+}
+
+/* Positions on long lines (minified JSON, YAML flow style) with multi-byte characters, a byte order mark
+ * and every kind of line break, checked at every offset and every column. */
+static void test_positions_on_long_lines(void **state) {
+        static const char *const pieces[] = {
+                "ab", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x99\x82", "{\"k\": 1}, "
+        };
+        for (int variant = 0; variant < 2; variant++) {
+                _cleanup_free_ char *text = NULL;
+                size_t len = 0;
+                SourceText src;
+                FILE *f = open_memstream(&text, &len);
+
+                assert_non_null(f);
+                if (variant == 1)
+                        fputs("\xEF\xBB\xBF", f);
+                for (int i = 0; i < 3000; i++) {
+                        fputs(pieces[i % ELEMENTSOF(pieces)], f);
+                        if (i % 1000 == 999)
+                                fputs(i == 999 ? "\n" : i == 1999 ? "\r\n" : "\xC2\x85", f);
+                }
+                fputs("\r", f);
+                assert_int_equal(fclose(f), 0);
+
+                assert_int_equal(source_text_init(&src, "long.yaml", text, len, true), 0);
+                assert_int_equal(src.n_lines, 5);
+                for (size_t off = 0; off <= len + 2; off++) {
+                        Location a = source_text_location(&src, off), b = naive_location(&src, off);
+                        if (a.line != b.line || a.column != b.column)
+                                fail_msg(
+                                        "offset %zu: %u:%u, expected %u:%u",
+                                        off,
+                                        a.line,
+                                        a.column,
+                                        b.line,
+                                        b.column);
+                }
+                for (size_t line = 0; line <= src.n_lines; line++)
+                        for (size_t col = 0; col < 8000; col += 1 + col / 500) {
+                                size_t a = source_text_offset(&src, line, col),
+                                       b = naive_offset(&src, line, col);
+                                if (a != b)
+                                        fail_msg("%zu:%zu: offset %zu, expected %zu", line, col, a, b);
+                        }
+                source_text_done(&src);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_tree_and_positions), cmocka_unit_test(test_value_location),
-                cmocka_unit_test(test_duplicates),         cmocka_unit_test(test_aliases),
-                cmocka_unit_test(test_alias_bomb),         cmocka_unit_test(test_depth),
-                cmocka_unit_test(test_rejections),         cmocka_unit_test(test_line_breaks),
+                cmocka_unit_test(test_tree_and_positions),
+                cmocka_unit_test(test_value_location),
+                cmocka_unit_test(test_duplicates),
+                cmocka_unit_test(test_aliases),
+                cmocka_unit_test(test_alias_bomb),
+                cmocka_unit_test(test_depth),
+                cmocka_unit_test(test_rejections),
+                cmocka_unit_test(test_line_breaks),
+                cmocka_unit_test(test_positions_on_long_lines),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

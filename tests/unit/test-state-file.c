@@ -107,6 +107,15 @@ static void test_move_aside_and_temporaries(void **state) {
         assert_int_equal(state_dir_remove_temporaries(dfd), 0);
 }
 
+static int write_words(FILE *f, void *userdata) {
+        return fputs(userdata, f) < 0 ? -EIO : 0;
+}
+
+static int write_fails(FILE *f, void *userdata) {
+        fputs("partial", f);
+        return -ENOSPC;
+}
+
 static int done_calls, done_error;
 static bool loop_done;
 
@@ -173,6 +182,40 @@ static void test_saver(void **state) {
         state_saver_get_stats(s, &st);
         assert_false(st.in_flight);
         assert_int_equal(st.saves_ok, 6);
+
+        /* the contents produced by a function, in the child */
+        static char words[32] = "from the child";
+        done_calls = 0;
+        loop_done = false;
+        assert_int_equal(state_saver_save_func(s, write_words, words), 0);
+        /* coalesced: runs after the first child, with what the buffer says by then */
+        assert_int_equal(state_saver_save_func(s, write_words, words), 1);
+        snprintf(words, sizeof(words), "second");
+        while (!loop_done)
+                assert_true(sd_event_run(e, UINT64_MAX) >= 0);
+        assert_int_equal(done_calls, 2);
+        assert_int_equal(done_error, 0);
+        assert_int_equal(state_file_read(dfd, "s.state", 100, &data, &len), 0);
+        assert_string_equal(data, "second");
+        free(data);
+        state_saver_get_stats(s, &st);
+        assert_int_equal(st.last_size, 6);
+
+        /* a function that fails leaves the old file alone and is reported */
+        done_calls = 0;
+        loop_done = false;
+        assert_int_equal(state_saver_save_func(s, write_fails, NULL), 0);
+        while (!loop_done)
+                assert_true(sd_event_run(e, UINT64_MAX) >= 0);
+        assert_int_equal(done_error, -ENOSPC);
+        assert_int_equal(state_file_read(dfd, "s.state", 100, &data, &len), 0);
+        assert_string_equal(data, "second");
+        free(data);
+        assert_int_equal(state_saver_save_func_sync(s, write_fails, NULL), -ENOSPC);
+        assert_int_equal(state_saver_save_func_sync(s, write_words, words), 0);
+        state_saver_get_stats(s, &st);
+        assert_int_equal(st.saves_failed, 2);
+        assert_int_equal(count_entries(dfd, ".s.state.tmp"), 0);
 
         /* a failing write (the directory is gone from under the saver) is reported, not fatal */
         if (geteuid() != 0) {

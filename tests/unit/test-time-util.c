@@ -101,8 +101,9 @@ static void test_parse_timestamp(void **state) {
 static void test_format_timestamp(void **state) {
         char buf[TIMESTAMP_MAX];
 
-        assert_string_equal(format_timestamp(buf, sizeof(buf), 1397088240ULL * USEC_PER_SEC + 123456),
-                            "2014-04-10T00:04:00.123Z");
+        assert_string_equal(
+                format_timestamp(buf, sizeof(buf), 1397088240ULL * USEC_PER_SEC + 123456),
+                "2014-04-10T00:04:00.123Z");
         assert_string_equal(format_timestamp(buf, sizeof(buf), 0), "1970-01-01T00:00:00.000Z");
 }
 

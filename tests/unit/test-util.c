@@ -20,10 +20,24 @@ static void check_double(const char *s) {
 
 static void test_parse_double(void **state) {
         double v;
-        const char *good[] = { "0",      "1",         "-1",       "3.14159",     "1e10",        "1.5E-7",
-                               ".5",     "5.",        "123456789012345678901234", "0.1",   "0.30000000000000004",
-                               "1e-320", "2.2250738585072014e-308", "1.7976931348623157e308", "+42", "9007199254740993",
-                               "0.000001234", "12345.6789e-3" };
+        const char *good[] = { "0",
+                               "1",
+                               "-1",
+                               "3.14159",
+                               "1e10",
+                               "1.5E-7",
+                               ".5",
+                               "5.",
+                               "123456789012345678901234",
+                               "0.1",
+                               "0.30000000000000004",
+                               "1e-320",
+                               "2.2250738585072014e-308",
+                               "1.7976931348623157e308",
+                               "+42",
+                               "9007199254740993",
+                               "0.000001234",
+                               "12345.6789e-3" };
 
         for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
                 check_double(good[i]);
@@ -78,10 +92,62 @@ static void test_utf8(void **state) {
         assert_true(utf8_is_valid("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 16, NULL));
         assert_false(utf8_is_valid("ab\xff", 3, &off));
         assert_int_equal(off, 2);
-        assert_false(utf8_is_valid("\xc0\xaf", 2, &off)); /* overlong */
-        assert_false(utf8_is_valid("\xed\xa0\x80", 3, &off)); /* surrogate */
-        assert_false(utf8_is_valid("\xe2\x82", 2, &off)); /* truncated */
+        assert_false(utf8_is_valid("\xc0\xaf", 2, &off));         /* overlong */
+        assert_false(utf8_is_valid("\xed\xa0\x80", 3, &off));     /* surrogate */
+        assert_false(utf8_is_valid("\xe2\x82", 2, &off));         /* truncated */
         assert_false(utf8_is_valid("\xf4\x90\x80\x80", 4, &off)); /* > U+10FFFF */
+
+        /* Every code point encodes and decodes back to itself, in as many bytes as it needs. */
+        for (uint32_t cp = 1; cp <= 0x10FFFF; cp++) {
+                char out[4];
+                uint32_t back = 0;
+                size_t n;
+                if (cp >= 0xD800 && cp <= 0xDFFF)
+                        continue;
+                n = utf8_encode(cp, out);
+                assert_int_equal(n, cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4);
+                assert_int_equal(utf8_decode(out, n, &back), (int) n);
+                assert_int_equal(back, cp);
+                assert_true(utf8_is_valid(out, n, NULL));
+                assert_int_equal(utf8_decode(out, n - 1, &back), -EILSEQ); /* truncated, or nothing */
+        }
+        uint32_t cp = 7;
+        assert_int_equal(utf8_decode("\xed\xa0\x80", 3, &cp), -EILSEQ); /* surrogate */
+        assert_int_equal(utf8_decode("\xc0\xaf", 2, &cp), -EILSEQ);     /* overlong */
+        assert_int_equal(utf8_decode("\x80", 1, &cp), -EILSEQ);         /* continuation */
+        assert_int_equal(utf8_decode("", 0, &cp), -EILSEQ);
+        assert_int_equal(cp, 7);
+        assert_int_equal(utf8_decode("\xe2\x82\xacx", 4, &cp), 3);
+        assert_int_equal(cp, 0x20AC);
+}
+
+static void test_secrets(void **state) {
+        _cleanup_(secret_list_done) SecretList l = {};
+        char buf[128];
+
+        assert_int_equal(
+                secret_list_add(&l, "hooks.example/services/T0/SECRET-TOKEN?x=1", "/?&=", 4, false), 0);
+        assert_int_equal(l.n, 3); /* hooks.example, services, SECRET-TOKEN; T0, x, 1 are too short */
+        assert_int_equal(secret_list_add(&l, "Bearer abcdef", " ", 4, true), 0);
+        assert_int_equal(secret_list_add(&l, "Bearer abcdef", " ", 4, true), 0); /* no duplicates */
+        assert_int_equal(l.n, 6); /* + whole, Bearer, abcdef */
+        assert_int_equal(secret_list_add(&l, "", " ", 4, true), 0);
+        assert_int_equal(l.n, 6);
+
+        snprintf(buf, sizeof(buf), "no route for /services/T0/SECRET-TOKEN (Bearer abcdef) ok");
+        secret_list_mask(&l, buf, strlen(buf), false);
+        assert_string_equal(buf, "no route for /********/T0/************ (*************) ok");
+
+        /* Cut off inside a secret: its first bytes go too, but only when the text was truncated. */
+        snprintf(buf, sizeof(buf), "echo: SECRET-TO");
+        secret_list_mask(&l, buf, strlen(buf), false);
+        assert_string_equal(buf, "echo: SECRET-TO");
+        secret_list_mask(&l, buf, strlen(buf), true);
+        assert_string_equal(buf, "echo: *********");
+        /* Binary data and a NUL byte do not stop the search. */
+        memcpy(buf, "\0\xff abcdef", 10);
+        secret_list_mask(&l, buf, 10, false);
+        assert_memory_equal(buf, "\0\xff ******", 10);
 }
 
 static void test_distance(void **state) {
@@ -130,8 +196,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_double), cmocka_unit_test(test_parse_double_locale),
                 cmocka_unit_test(test_safe_ato),     cmocka_unit_test(test_utf8),
-                cmocka_unit_test(test_distance),     cmocka_unit_test(test_strbuf),
-                cmocka_unit_test(test_read_full_file),
+                cmocka_unit_test(test_secrets),      cmocka_unit_test(test_distance),
+                cmocka_unit_test(test_strbuf),       cmocka_unit_test(test_read_full_file),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

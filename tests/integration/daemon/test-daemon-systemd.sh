@@ -17,6 +17,16 @@ T=$HS_TMP
 hs_user_manager_start
 
 hs_write_config "$T/etc" 1
+# plus a systemd source watching this very unit: the sandboxed daemon must reach its service manager's bus
+cat >"$T/etc/rules.d.tmp" <<EOF2
+sources:
+  - name: units
+    systemd: [homeostat.service]
+    interval: 1s
+EOF2
+mkdir -p "$T/etc/rules.d"
+chmod 644 "$T/etc/rules.d.tmp"
+mv "$T/etc/rules.d.tmp" "$T/etc/rules.d/10-units.yaml"
 hs_test_unit "$T/homeostat.service" "$T/etc" "$T/state" "$T/api.sock" 2s
 hs_install_unit "$T/homeostat.service"
 [ "$(hs_unit_prop homeostat Type)" = notify ] || hs_fail "the unit is not Type=notify"
@@ -27,12 +37,20 @@ hs_systemctl start homeostat || hs_fail "systemctl start failed"
 hs_ctl "$T/api.sock" status >/dev/null || hs_fail "active, but the API does not answer yet"
 PID=$(hs_unit_prop homeostat MainPID)
 [ "$PID" -gt 0 ] || hs_fail "no MainPID"
-hs_wait 10 sh -c "systemctl --user show -p StatusText --value homeostat | grep -q '1 rule'" ||
+hs_wait 10 sh -c "systemctl --user show -p StatusText --value homeostat | grep -q '1 rule, 2 sources'" ||
         hs_fail "STATUS= did not reach systemd: '$(hs_unit_prop homeostat StatusText)'"
 # the sandbox is applied as packaged
 grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$PID/status" || hs_fail "NoNewPrivileges= is not in effect"
 grep -q '^CapEff:[[:space:]]*0000000000000000' "/proc/$PID/status" || hs_fail "the daemon has capabilities"
 grep -q '^Seccomp:[[:space:]]*2' "/proc/$PID/status" || hs_fail "the system call filter is not in effect"
+
+# the systemd source reads the unit through the bus from inside the sandbox
+hs_wait 10 sh -c "$HOMEOSTATCTL --api unix:$T/api.sock status --json | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+s = [x for x in j[\"sources\"] if x[\"name\"] == \"units\"][0]
+sys.exit(0 if s[\"up\"] and s[\"series\"] >= 2 else 1)'" ||
+        hs_fail "the systemd source cannot read the unit over the bus: $(hs_status_json "$T/api.sock")"
 
 # --- the watchdog keeps it alive for more than twice its period ---
 [ "$(hs_unit_prop homeostat WatchdogUSec)" = 2s ] || hs_fail "WatchdogSec= not applied"
@@ -47,6 +65,7 @@ hs_systemctl reload homeostat || hs_fail "systemctl reload failed for a valid fi
 [ "$(hs_status_value "$T/api.sock" 'j["rule_count"]')" = 3 ] || hs_fail "the new rules are not in force"
 hs_wait 5 sh -c "systemctl --user show -p StatusText --value homeostat | grep -q '3 rules'" ||
         hs_fail "STATUS= does not show the new rules"
+[ "$(hs_status_value "$T/api.sock" 'j["source_count"]')" = 2 ] || hs_fail "the drop-in's source is gone"
 [ "$(hs_unit_prop homeostat ActiveState)" = active ] || hs_fail "not active after the reload"
 
 # --- reload with a broken file: fails, the 3 rules stay ---

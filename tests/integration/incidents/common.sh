@@ -47,11 +47,20 @@ hi_invocation() {
         hs_unit_prop "$HI_UNIT" InvocationID
 }
 
-# hi_config RULE_EXTRA_YAML: $HS_TMP/etc/homeostat.yaml scraping the demo service every second, with one
+# hi_start_receiver: the loopback webhook receiver ($HI_HOOK_PORT); requests land in $HS_TMP/hook.jsonl.
+hi_start_receiver() {
+        python3 "$HI_DIR/webhook-receiver.py" "$HS_TMP/hook.port" "$HS_TMP/hook.jsonl" >"$HS_TMP/hook.log" 2>&1 &
+        hs_track_pid $!
+        hs_wait 10 test -s "$HS_TMP/hook.port" || hs_fail "the webhook receiver did not start"
+        HI_HOOK_PORT=$(cat "$HS_TMP/hook.port")
+}
+
+# hi_config RULE_EXTRA_YAML [TOP_LEVEL_YAML]: $HS_TMP/etc/homeostat.yaml scraping the demo service every second, with one
 # rule demo-latency (threshold 0.5 s) on $HI_UNIT; the argument is appended to the rule (indented keys).
 hi_config() {
         mkdir -p "$HS_TMP/etc"
         cat >"$HS_TMP/etc/homeostat.yaml" <<YAML
+${2:-}
 sources:
   - name: demo
     prometheus: http://127.0.0.1:$HI_PORT/metrics

@@ -4,18 +4,24 @@
 # A degraded service is restarted and the incident resolves: a real `systemd --user` runs the demo
 # service, homeostatd scrapes it, the fault is injected, and the test watches homeostatd detect it, restart
 # the unit (its InvocationID changes), verify the recovery and resolve the incident with an MTTR; the
-# timeline is the same through the API, homeostatctl and the JSONL file on disk.
+# timeline is the same through the API, homeostatctl, the JSONL file on disk and a webhook notifier (a
+# loopback receiver gets every event, in order, with an Idempotency-Key).
 HS_SRC=${HOMEOSTAT_SOURCE_ROOT:-$(cd "$(dirname "$0")/../../.." && pwd)}
 . "$HS_SRC/tests/integration/incidents/common.sh"
 
 hs_init incident-restart
 hs_user_manager_start
 hi_start_demo hi-restart.service
-hi_config "    remediate:
+hi_start_receiver
+hi_config "    notify: [ops]
+    remediate:
       - action: restart
         unit: $HI_UNIT
         settle: 1s
-        verify: 20s"
+        verify: 20s" "notifiers:
+  - name: ops
+    kind: webhook
+    url: http://127.0.0.1:$HI_HOOK_PORT/hook"
 hi_start_daemon
 
 sleep 2 # past the 1 s grace after our own start of the unit
@@ -61,6 +67,22 @@ assert [l["event"]["seq"] for l in mine] == list(range(1, 7)), mine
 assert all(l["version"] == 1 and "events" not in l["incident"] for l in mine)
 assert mine[-1]["event"]["kind"] == "resolved"
 PY
+
+# The webhook: one POST per event, in order, the ARCHITECTURE.md payload, a distinct Idempotency-Key each.
+hook_ok() {
+        python3 - "$HS_TMP/hook.jsonl" "$id" <<'PY'
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+mine = [r for r in reqs if json.loads(r["body"])["incident"]["id"] == sys.argv[2]]
+bodies = [json.loads(r["body"]) for r in mine]
+assert [b["event"]["seq"] for b in bodies] == list(range(1, 7)), [b["event"]["seq"] for b in bodies]
+assert all(b["version"] == 1 and "events" not in b["incident"] for b in bodies)
+assert len({r["key"] for r in mine}) == 6 and all(r["key"] for r in mine)
+assert all(r["path"] == "/hook" and r["type"].startswith("application/json") for r in mine)
+assert bodies[-1]["incident"]["state"] == "resolved" and bodies[-1]["event"]["kind"] == "resolved"
+PY
+}
+hs_wait 30 hook_ok || hs_fail "the webhook did not get the timeline: $(cat "$HS_TMP/hook.jsonl" 2>/dev/null)"
 
 # The state survives a restart of homeostatd.
 hs_stop_pid "$HI_DAEMON_PID" 15 || hs_fail "homeostatd did not stop cleanly"

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -199,6 +200,8 @@ pid_t spawn(char *const argv[], char *const env[], const char *log_path) {
                 (void) sigprocmask(SIG_SETMASK, &all, NULL);
                 (void) signal(SIGPIPE, SIG_DFL);
                 (void) setsid();
+                /* If the test dies without stopping its peers, they go too (kept across exec). */
+                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
                 if (fd < 0 || null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
                     dup2(fd, STDERR_FILENO) < 0)
                         _exit(127);
@@ -266,4 +269,28 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 void rmdir_rf(const char *path) {
         if (path)
                 (void) nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+static Source *tracked[64];
+
+Source *track_source(Source *s) {
+        for (size_t i = 0; i < ELEMENTSOF(tracked); i++)
+                if (!tracked[i]) {
+                        tracked[i] = s;
+                        return s;
+                }
+        abort();
+}
+
+void free_source(Source *s) {
+        for (size_t i = 0; i < ELEMENTSOF(tracked); i++)
+                if (tracked[i] == s)
+                        tracked[i] = NULL;
+        source_free(s);
+}
+
+int teardown_sources(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(tracked); i++)
+                tracked[i] = source_free(tracked[i]);
+        return 0;
 }

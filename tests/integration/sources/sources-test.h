@@ -53,8 +53,9 @@ int free_tcp_port(void);
 bool wait_for_port(int port, uint64_t timeout_usec);
 bool wait_for_path(const char *path, uint64_t timeout_usec);
 
-/* Start argv[0] (searched in PATH) in its own session with stdout/stderr to log_path (or /dev/null).
- * env: extra NAME=value strings, NULL-terminated, or NULL. Returns the PID or a negative errno. */
+/* Start argv[0] (searched in PATH) in its own session with stdout/stderr to log_path (or /dev/null); it
+ * gets SIGTERM if the test process dies first. env: extra NAME=value strings, NULL-terminated, or NULL.
+ * Returns the PID or a negative errno. */
 pid_t spawn(char *const argv[], char *const env[], const char *log_path);
 /* Run a program to completion (bounded wait); returns its exit status or a negative errno. */
 int run_program(char *const argv[], char *const env[], uint64_t timeout_usec);
@@ -64,6 +65,12 @@ void stop_pid(pid_t pid);
 /* A temporary directory, removed (recursively) by rmdir_rf(). */
 char *make_temp_dir(void);
 void rmdir_rf(const char *path);
+
+/* Sources made by a test are tracked and freed by the per-test teardown, so that a failed assertion (which
+ * leaves the test function by longjmp, skipping _cleanup_) cannot leave a source behind on the loop. */
+Source *track_source(Source *s);
+void free_source(Source *s); /* free one now */
+int teardown_sources(void **state);
 
 /* Bounded wait for a condition outside the loop, polling every 20 ms. */
 bool wait_for(bool (*pred)(void *userdata), void *userdata, uint64_t timeout_usec);

@@ -75,6 +75,7 @@ static Source *run_source(const SourceConfig *c, Recorder *rec, uint64_t n, usec
         Wait w = { rec, n };
 
         assert_int_equal(source_new(&deps, c, recorder_cb, rec, &s), 0);
+        track_source(s);
         assert_int_equal(source_start(s), 0);
         assert_true(run_until(event, enough_collections, &w, timeout));
         return s;
@@ -158,7 +159,7 @@ static void test_node_exporter(void **state) {
         double t0 = (double) now(CLOCK_REALTIME) / 1e6;
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = run_source(&c, &rec, 2, 30 * USEC_PER_SEC);
+        Source *s = run_source(&c, &rec, 2, 30 * USEC_PER_SEC);
         double t1 = (double) now(CLOCK_REALTIME) / 1e6;
 
         source_get_stats(s, &st);
@@ -225,7 +226,7 @@ static void test_ok_target(void **state) {
         const RecSample *x;
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = run_source(&c, &rec, 2, 10 * USEC_PER_SEC);
+        Source *s = run_source(&c, &rec, 2, 10 * USEC_PER_SEC);
         source_get_stats(s, &st);
         assert_true(st.up);
         assert_int_equal(st.failures, 0);
@@ -270,13 +271,14 @@ static void test_request_headers(void **state) {
         Recorder rec;
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = run_source(&c, &rec, 1, 10 * USEC_PER_SEC);
+        Source *s = run_source(&c, &rec, 1, 10 * USEC_PER_SEC);
         const RecSample *a = recorder_last(&rec, "accept_ok{source=\"hdr\"}");
         const RecSample *g = recorder_last(&rec, "gzip_ok{source=\"hdr\"}");
         assert_non_null(a);
         assert_non_null(g);
         assert_true(double_eq(a->value, 1));
         assert_true(double_eq(g->value, 1));
+        assert_string_equal(source_get_name(s), "hdr");
         recorder_done(&rec);
 }
 
@@ -287,7 +289,7 @@ static void test_gzip(void **state) {
         SourceStats st;
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = run_source(&c, &rec, 1, 10 * USEC_PER_SEC);
+        Source *s = run_source(&c, &rec, 1, 10 * USEC_PER_SEC);
         source_get_stats(s, &st);
         assert_true(st.up);
         const RecSample *x = recorder_last(&rec, "test_temperature_celsius{source=\"gz\"}");
@@ -310,7 +312,7 @@ static void expect_failure(const char *path, int port, usec_t timeout, const cha
         SourceStats st;
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = run_source(&c, &rec, 2, 30 * USEC_PER_SEC);
+        Source *s = run_source(&c, &rec, 2, 30 * USEC_PER_SEC);
         source_get_stats(s, &st);
         if (!strstr(st.last_error, error))
                 fail_msg("%s: error \"%s\", expected \"%s\"", path, st.last_error, error);
@@ -380,7 +382,7 @@ static void test_never_overlapping(void **state) {
         SourceConfig c = config(
                 "slow", url_of(server_port, "/hang"), 100 * USEC_PER_MSEC, 300 * USEC_PER_MSEC, 100, NULL, 0);
         const SourceDeps deps = { .event = event, .curl = curl };
-        _cleanup_(source_freep) Source *s = NULL;
+        Source *s = NULL;
         sd_event_source *check = NULL;
         Overlap o = {};
         Recorder rec;
@@ -388,6 +390,7 @@ static void test_never_overlapping(void **state) {
 
         recorder_init(&rec);
         assert_int_equal(source_new(&deps, &c, recorder_cb, &rec, &s), 0);
+        track_source(s);
         assert_int_equal(sd_event_add_time(event, &check, CLOCK_MONOTONIC, 0, 0, on_check, &o), 0);
         assert_int_equal(sd_event_source_set_enabled(check, SD_EVENT_ON), 0);
         assert_int_equal(source_start(s), 0);
@@ -407,7 +410,7 @@ static void test_max_series(void **state) {
         SourceStats st;
 
         recorder_init(&rec);
-        _cleanup_(source_freep) Source *s = run_source(&c, &rec, 2, 10 * USEC_PER_SEC);
+        Source *s = run_source(&c, &rec, 2, 10 * USEC_PER_SEC);
         source_get_stats(s, &st);
         assert_true(st.up);
         assert_int_equal(st.series, 3);
@@ -418,21 +421,21 @@ static void test_max_series(void **state) {
 
 int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_node_exporter),
-                cmocka_unit_test(test_ok_target),
-                cmocka_unit_test(test_request_headers),
-                cmocka_unit_test(test_gzip),
-                cmocka_unit_test(test_garbage),
-                cmocka_unit_test(test_huge_body),
-                cmocka_unit_test(test_gzip_bomb),
-                cmocka_unit_test(test_hang),
-                cmocka_unit_test(test_close_mid_response),
-                cmocka_unit_test(test_status_500),
-                cmocka_unit_test(test_redirect_not_followed),
-                cmocka_unit_test(test_empty_body),
-                cmocka_unit_test(test_connection_refused),
-                cmocka_unit_test(test_never_overlapping),
-                cmocka_unit_test(test_max_series),
+                cmocka_unit_test_teardown(test_node_exporter, teardown_sources),
+                cmocka_unit_test_teardown(test_ok_target, teardown_sources),
+                cmocka_unit_test_teardown(test_request_headers, teardown_sources),
+                cmocka_unit_test_teardown(test_gzip, teardown_sources),
+                cmocka_unit_test_teardown(test_garbage, teardown_sources),
+                cmocka_unit_test_teardown(test_huge_body, teardown_sources),
+                cmocka_unit_test_teardown(test_gzip_bomb, teardown_sources),
+                cmocka_unit_test_teardown(test_hang, teardown_sources),
+                cmocka_unit_test_teardown(test_close_mid_response, teardown_sources),
+                cmocka_unit_test_teardown(test_status_500, teardown_sources),
+                cmocka_unit_test_teardown(test_redirect_not_followed, teardown_sources),
+                cmocka_unit_test_teardown(test_empty_body, teardown_sources),
+                cmocka_unit_test_teardown(test_connection_refused, teardown_sources),
+                cmocka_unit_test_teardown(test_never_overlapping, teardown_sources),
+                cmocka_unit_test_teardown(test_max_series, teardown_sources),
         };
 
         if (argc != 2) {
