@@ -460,10 +460,12 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 class Homeostat:
     """homeostatd --user as a child of the harness, talking to the benchmark's user manager. Before each
-    trial it is stopped (SIGTERM: it saves its state) and started again on a fresh state directory that
-    holds only the learned detector state (evaluator.state) of the previous instance: guards, incidents and
-    silences start empty, as on a host whose incidents are far apart. Without that, the host-wide budget (10
-    actions per hour, not configurable) would stop it after ten trials — the guard doing its job."""
+    trial it is stopped (SIGTERM: it saves its state) and started again on a fresh state directory that holds
+    only learned detector state (evaluator.state): guards, incidents and silences start empty, as on a host
+    whose incidents are far apart. Without that, the host-wide budget (10 actions per hour, not configurable)
+    would stop it after ten trials — the guard doing its job. Which learned state a trial starts from is
+    the caller's choice: the snapshot taken after the warm-up (healthy data only, the default: in production
+    faults are rare) or the previous trial's (the detectors have then seen every earlier fault)."""
 
     EVALUATOR_STATE = "evaluator.state"
 
@@ -481,6 +483,8 @@ class Homeostat:
         self.generation = 0
         self.state_dir = ""
         self.restored_state = False
+        self.snapshot = os.path.join(self.dir, "evaluator.state.warm")
+        self.from_snapshot = False  # start from the warm-up snapshot instead of the previous state
 
     def check(self) -> str:
         r = subprocess.run([self.homeostatctl, "check", self.config], capture_output=True, text=True)
@@ -494,8 +498,9 @@ class Homeostat:
         self.state_dir = os.path.join(self.dir, "state.%d" % self.generation)
         os.makedirs(self.state_dir)
         self.restored_state = False
-        if prev and os.path.exists(os.path.join(prev, self.EVALUATOR_STATE)):
-            shutil.copy2(os.path.join(prev, self.EVALUATOR_STATE), os.path.join(self.state_dir, self.EVALUATOR_STATE))
+        src = self.snapshot if self.from_snapshot else (os.path.join(prev, self.EVALUATOR_STATE) if prev else "")
+        if src and os.path.exists(src):
+            shutil.copy2(src, os.path.join(self.state_dir, self.EVALUATOR_STATE))
             self.restored_state = True
         with open(os.path.join(self.dir, "homeostatd.log"), "ab") as out:
             self.proc = subprocess.Popen(
@@ -534,6 +539,16 @@ class Homeostat:
 
     def restart(self) -> None:
         self.stop()
+        self.start()
+
+    def take_snapshot(self) -> None:
+        """Stop (the daemon saves its learned state), keep that state as the snapshot, start again from it."""
+        self.stop()
+        saved = os.path.join(self.state_dir, self.EVALUATOR_STATE)
+        if not os.path.exists(saved):
+            raise HarnessError("homeostatd saved no %s in %s" % (self.EVALUATOR_STATE, self.state_dir))
+        shutil.copy2(saved, self.snapshot)
+        self.from_snapshot = True
         self.start()
 
     def alive(self) -> bool:

@@ -71,6 +71,9 @@ def parse_args(argv):
     p.add_argument("--calm", type=float, default=3.0, help="seconds of healthy probing required before an injection (default 3)")
     p.add_argument("--calm-timeout", type=float, default=45.0, help="give up on a trial when the services are not calm after this long (default 45)")
     p.add_argument("--watchdog", default="5s", help="WatchdogSec= of the units (default 5s)")
+    p.add_argument("--homeostat-state", choices=("warm", "carry"), default="warm",
+                   help="learned state homeostat starts each trial from: warm = the snapshot after the warm-up "
+                        "(healthy data only; default), carry = the previous trial's (it has seen every earlier fault)")
     p.add_argument("--monit-cycle", type=int, default=1, help="Monit's poll cycle in seconds (default 1; Debian's default is 30)")
     p.add_argument("--build-dir", default=os.path.join(SRC, "build"), help="homeostat build directory (default build/)")
     p.add_argument("--workdir", default=None, help="logs, configurations and raw observations (default BUILD/bench-recovery)")
@@ -206,6 +209,10 @@ class Bench:
             ok = self._wait(lambda: self._homeostat_calm(t_start)[0], 60)
             if not ok:
                 raise HarnessError("homeostat's rules are not warm after the warm-up: %s" % self._homeostat_calm(t_start)[1])
+            if self.a.homeostat_state == "warm":
+                self.hs.take_snapshot()
+                self.hs_started_at = time.time()
+                log("homeostat: learned state after the warm-up kept; every trial starts from it")
         t_end = time.time()
         lat, fails, n, rss = [], 0, 0, {}
         for c, u in self.units.items():
@@ -311,6 +318,8 @@ class Bench:
         calm_since = time.time()
         ok = self._wait(lambda: self.calm_state(self.hs_started_at)[0], a.calm_timeout, 0.5)
         rec = {"fault": fault, "trial": k, "contenders": {}}
+        if self.hs:
+            rec["homeostat_state_restored"] = self.hs.restored_state
         if not ok:
             why = self.calm_state(self.hs_started_at)[1]
             log("  trial skipped: not calm after %.0f s: %s" % (a.calm_timeout, "; ".join(why)))
