@@ -350,8 +350,11 @@ class Bench:
             for c, u in self.units.items():
                 if c in done or inj[c]["pid"] is None:
                     continue
-                cur = A.cured_at(u.mem, inj[c]["t0"], inj[c]["pid"])
-                r = A.recovered_at(u.probes, u.mem, cur, inj[c]["t0"] + a.deadline, observed, h)
+                t0 = inj[c]["t0"]
+                mem = [m for m in u.mem[-int(20 * (a.deadline + 30)):] if m.t >= t0]
+                probes = [p for p in u.probes[-int(2 * a.probe_rate * (a.deadline + 30)):] if p.t >= t0]
+                cur = A.cured_at(mem, t0, inj[c]["pid"])
+                r = A.recovered_at(probes, mem, cur, t0 + a.deadline, observed, h)
                 if r is not None:
                     done[c] = r
             time.sleep(0.2)
@@ -578,7 +581,8 @@ class Bench:
                 1e3 * b["latency_p50"], 1e3 * b["latency_p99"], 1e3 * b["latency_limit"], b["mem_limit_bytes"] / 1048576))
         for c, s in res["contenders"].items():
             if s["status"] != "ran":
-                out.append("%s: %s" % (s["label"], s["status"].upper() if s["status"].startswith("pending") else s["status"]))
+                st = s["status"]
+                out.append("%s: %s" % (s["label"], "PENDING (%s)" % st.split(": ", 1)[1] if st.startswith("pending: ") else st))
         out.append("times in seconds from injection; medians and p90 over the trials where the event happened")
         for fault, per in res["faults"].items():
             rows = []
