@@ -557,14 +557,16 @@ static inline bool rule_rates(const EvalRule *R, const EvalSeries *s) {
         return tr == TRANSFORM_RATE || (tr == TRANSFORM_AUTO && s->counter);
 }
 
-/* x for an ordinary rule: the value, or the per-second rate since the previous sample (a decrease is a
- * counter reset: the new value is the increase). NAN when a rate has no previous sample. */
+/* x for an ordinary rule: the value, or the per-second rate since the previous sample. For a counter a
+ * decrease is a reset (the new value is the increase); for a gauge with `transform: rate` it is a real
+ * fall (a negative rate: memory freed by a restart is not a burst of growth). NAN when a rate has no
+ * previous sample. */
 static inline double transform_x(const EvalRule *R, const EvalSeries *s, double t, double v) {
         if (!rule_rates(R, s))
                 return v;
         if (isnan(s->last_t))
                 return NAN;
-        double inc = v >= s->last_value ? v - s->last_value : v;
+        double inc = v >= s->last_value || !s->counter ? v - s->last_value : v;
         return inc / (t - s->last_t);
 }
 
