@@ -54,6 +54,7 @@
  * Warm-up default: 2 hours and 24 samples.
  */
 #include <errno.h>
+#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
@@ -89,7 +90,7 @@ enum { M_FLAT, M_DAILY, M_WEEKLY, N_MODELS };
 #define HALFLIFE_LEVEL_SEASONAL (1800.0)
 #define HALFLIFE_REF (12 * 3600.0)
 #define HALFLIFE_SCALE (6 * 3600.0)
-#define HALFLIFE_ERR (2 * DAY)
+#define HALFLIFE_ERR (4 * DAY) /* a week's rhythm shows in the candidates' errors before they are compared */
 #define PROFILE_HALFLIFE_CYCLES 4.0
 #define BIN_PRIOR_WEIGHT 2.0 /* how many samples the harmonic fit is worth in a bin */
 #define BIN_MATURE_WEIGHT 3.0
@@ -97,11 +98,20 @@ enum { M_FLAT, M_DAILY, M_WEEKLY, N_MODELS };
 #define REL_SCALE_MAX 8.0
 #define SPREAD_FLOOR 0.02
 #define STEP_SIGMAS 3.0 /* neighbouring bins further apart than this many core sigmas are a step */
-#define TEST_SHARE \
-        (1.0 / 3)        /* three tests per sample (the sample, two charts) share the false-alarm budget */
+#define TEST_SHARE (1.0 / 4) /* four calibrated tests (the sample, the run, two charts) share the budget */
+#define SAMPLE_RARITY 0.01  /* the heavy-tail guard of the sample test: see recalibrate() */
 #define CHART_ALPHA 0.15 /* about 6 samples of memory */
 #define CHART_CLIP 4.0   /* a single sample moves a chart by at most this many core sigmas */
 #define MOMENT_ALPHA (1.0 / 2048)
+#define RUN_LEN 3 /* the run test: every one of the last RUN_LEN samples beyond its level, on one side */
+#define CONFIRM_SAMPLES 4        /* a shift is confirmed after this many alarming samples on one side ... */
+#define CONFIRM_SECONDS 900.0    /* ... lasting at least this long */
+#define NOVELTY_MARGIN 0.05      /* beyond the envelope by this fraction of its width ... */
+#define NOVELTY_RUN 3            /* ... for this many medians in a row */
+#define NOVELTY_WARMUP DAY       /* the envelope needs a daily cycle before it means anything */
+#define NOVELTY_BULK_MADS 4.0    /* the envelope forgets down to the bulk: centre +- this many MADs */
+#define HALFLIFE_NOVELTY (28 * DAY)
+#define HALFLIFE_BULK DAY
 
 #define HARMONICS_DAILY 6
 #define HARMONICS_WEEKLY 5
@@ -119,10 +129,11 @@ enum {
 };
 
 /* Indices of the per-sample exponential decays, all for the same dt: computed once per new dt. */
-enum { DK_FLAT, DK_SEAS, DK_REF, DK_SCALE, DK_ERR, N_DECAYS };
+enum { DK_FLAT, DK_SEAS, DK_REF, DK_SCALE, DK_ERR, DK_NOVELTY, DK_BULK, N_DECAYS };
 
 static const double decay_halflife[N_DECAYS] = {
-        HALFLIFE_LEVEL_FLAT, HALFLIFE_LEVEL_SEASONAL, HALFLIFE_REF, HALFLIFE_SCALE, HALFLIFE_ERR,
+        HALFLIFE_LEVEL_FLAT, HALFLIFE_LEVEL_SEASONAL, HALFLIFE_REF,  HALFLIFE_SCALE,
+        HALFLIFE_ERR,        HALFLIFE_NOVELTY,        HALFLIFE_BULK,
 };
 
 typedef struct Chart {
@@ -164,6 +175,23 @@ typedef struct SeasonalState {
          * mean (a burst of noise). Each has its own calibrated boundary. */
         float abs_mean, sq_mean; /* long-run E|zc| and E zc^2 (clipped) */
         Chart shift, var;
+        /* The run test: the smallest same-signed z (core sigmas) of the last RUN_LEN samples, times
+         * sqrt(RUN_LEN); its calibrated boundary and tail histogram. */
+        float run_k;
+        uint32_t run_quiet;
+        float zprev[RUN_LEN - 1]; /* the previous samples' z, newest first */
+        TailCal run_tail;
+        /* Confirmation of a lasting shift, per candidate: consecutive alarming samples on one side (+/-), how
+         * long they have lasted and the sum of their residuals. */
+        int32_t conf[N_MODELS];
+        float conf_time[N_MODELS], conf_sum[N_MODELS];
+        /* The novelty test: the envelope [nov_lo, nov_hi] of the de-seasonalized value (median of the last
+         * three samples), widened at once by every new extreme and slowly forgetting down to the bulk,
+         * nov_mid +- NOVELTY_BULK_MADS nov_mad (a day's mean and mean absolute deviation). */
+        double nov_hi, nov_lo, nov_mid, nov_mad;
+        double nov_pend_hi, nov_pend_lo; /* extremes of the pending excursion beyond the envelope */
+        int32_t nov_run;                 /* consecutive novel medians on one side (+/-) */
+        float yprev[2];                  /* the previous two de-seasonalized values, newest first */
         /* then: daily arrays d_raw, d_w, d_harm, d_rel, d_val (bins_d floats each), weekly arrays w_raw,
          * w_w, w_harm, w_val (bins_w each); *_val is the bin's value (raw shrunk towards the harmonic fit),
          * kept up to date so that a lookup needs no division */
@@ -225,6 +253,7 @@ static void seasonal_init(const DetectorParams *p, void *state) {
         tail_init(&s->tail);
         chart_init(&s->shift);
         chart_init(&s->var);
+        tail_init(&s->run_tail);
         s->abs_mean = (float) (1 / MAD_TO_SIGMA);
         s->sq_mean = 1;
         float *rel = arr_d(p, s, A_REL);
@@ -496,6 +525,26 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
         s->next_refit = t + REFIT_SECONDS;
 }
 
+/* Recalibrate the four tests' boundaries. The sample test carries a guard against heavy tails: its boundary
+ * is at least the one for a SAMPLE_RARITY times rarer event, divided by the ratio of those two quantiles for
+ * Gaussian noise. For Gaussian noise the guard is inert (a 5-sigma spike still alarms); for heavy tails, whose
+ * extrapolation beyond the data is the least certain part of the calibration and whose quantiles spread far
+ * apart, the boundary moves out: one sample of a latency with heavy-tailed noise must be far out to page,
+ * while a real spike of a few samples is the run test's (whose boundary needs no extrapolation). */
+static void recalibrate(const DetectorParams *p, SeasonalState *s, double t) {
+        TailCal rare = s->tail;
+        s->k = tail_recalibrate(&s->tail, t, p->threshold, TEST_SHARE, s->n);
+        float k_rare = tail_recalibrate(&rare, t, p->threshold, TEST_SHARE * SAMPLE_RARITY, s->n);
+        /* The per-sample rarity alpha that tail_recalibrate() aims at, from the same sampling interval. */
+        double interval = s->tail.dt_mean > 0 ? s->tail.dt_mean : 300;
+        double alpha = TEST_SHARE * erfc(p->threshold / M_SQRT2) * CLAMP(interval / 300, 1.0 / 3600, 12.0);
+        double ratio = gsl_cdf_ugaussian_Qinv(alpha * SAMPLE_RARITY / 2) / gsl_cdf_ugaussian_Qinv(alpha / 2);
+        s->k = (float) MAX(s->k, k_rare / ratio);
+        s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, TEST_SHARE, s->n);
+        s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, TEST_SHARE, s->n);
+        s->run_k = tail_recalibrate(&s->run_tail, t, p->threshold, TEST_SHARE, s->n);
+}
+
 /* ---- per sample ---- */
 
 static inline bool chart_watched(double z, DetectorDirection d) {
@@ -523,9 +572,18 @@ static inline double ew_rate(float *count, double one_minus_decay) {
 }
 
 /* Learn candidate m's level and global core scale from its residual r, unless r is past its boundary (k core
- * sigmas) or a shift is being watched (freeze). Levels and scales use decayed sample weights (the weight
- * behind an average halves every half-life): after a gap the old estimate still counts for what it was
- * worth, which a plain exponential average would forget at once. a_* are 1 - decay factors. */
+ * sigmas). Levels and scales use decayed sample weights (the weight behind an average halves every
+ * half-life): after a gap the old estimate still counts for what it was worth, which a plain exponential
+ * average would forget at once. a_* are 1 - decay factors.
+ *
+ * Samples past the boundary teach nothing (anomalies must not drag the baseline), so a lasting change of
+ * level needs an explicit rule: once CONFIRM_SAMPLES consecutive samples have alarmed on one side over at
+ * least CONFIRM_SECONDS, the shift is confirmed and the level jumps by their mean residual (for the active
+ * candidate an alarm of the run or shift test counts too: alarm_side). The alarm of a lasting shift thus ends
+ * after a bounded number of samples *and* a bounded time: 20 minutes at 5-minute sampling, 15 minutes at
+ * faster rates -- long enough for a rule's `for:` of a few minutes to fire, short enough that the new normal
+ * is not reported for hours. Confirming the active seasonal candidate moves the reference level of the
+ * profiles too; a flat candidate's confirmations do not (on a rhythmic series they follow the rhythm). */
 static inline void learn_level(
         SeasonalState *s,
         unsigned m,
@@ -534,13 +592,15 @@ static inline void learn_level(
         double a_level,
         double a_scale,
         bool robust,
-        bool freeze,
-        double k) {
+        double k,
+        int alarm_side,
+        double dt) {
         double wl = s->level_w[m] * (1 - a_level) + 1, ws = s->scale_w[m] * (1 - a_scale) + 1;
+        bool past = robust && fabs(r) >= k * core;
         if (!robust) {
                 s->level[m] += r / wl;
                 s->scale[m] += (float) ((fabs(r) - s->scale[m]) / ws);
-        } else if (!freeze && fabs(r) < k * core) {
+        } else if (!past) {
                 s->level[m] += clamp_abs(r, HUBER_C * core) / wl;
                 s->scale[m] += (float) ((fabs(r) - s->scale[m]) / ws);
         } else {
@@ -549,6 +609,32 @@ static inline void learn_level(
         }
         s->level_w[m] = (float) wl;
         s->scale_w[m] = (float) ws;
+
+        int side = past ? (r > 0 ? 1 : -1) : alarm_side;
+        if (side == 0 || s->conf[m] == 0 || (s->conf[m] > 0) != (side > 0)) {
+                s->conf[m] = side;
+                s->conf_time[m] = 0;
+                s->conf_sum[m] = (float) r;
+                return;
+        }
+        s->conf[m] += side;
+        s->conf_time[m] += (float) dt;
+        s->conf_sum[m] += (float) r;
+        uint32_t len = (uint32_t) abs(s->conf[m]);
+        if (len < CONFIRM_SAMPLES || s->conf_time[m] < CONFIRM_SECONDS)
+                return;
+        double shift = s->conf_sum[m] / len;
+        s->level[m] += shift;
+        s->level_w[m] = MIN(s->level_w[m], (float) len);
+        if (m == s->active) {
+                if (m != M_FLAT) {
+                        s->ref += shift;
+                        s->ref_w = MIN(s->ref_w, (float) len);
+                }
+                s->run = 0;
+                s->shift.m = 0; /* the chart's memory is of the old level */
+        }
+        s->conf[m] = 0;
 }
 
 static inline void
@@ -606,6 +692,9 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->k = tail_recalibrate(&s->tail, t, p->threshold, TEST_SHARE, 1);
                 s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, TEST_SHARE, 1);
                 s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, TEST_SHARE, 1);
+                s->run_k = tail_recalibrate(&s->run_tail, t, p->threshold, TEST_SHARE, 1);
+                s->nov_hi = s->nov_lo = s->nov_mid = x;
+                s->yprev[0] = s->yprev[1] = (float) x;
                 verdict_skipped(v);
                 verdict_warming(v);
                 return DETECTOR_OK;
@@ -660,12 +749,81 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         double zm = s->shift.m / sm, zv = s->var.m / sv;
         bool shift_past = robust && chart_past(&s->shift, zm, p->direction);
 
-        /* The verdict: the most surprising of the sample and the charts, each scaled so that its boundary
-         * is at |z| = threshold. The band is the sample's. */
+        /* The run test: all of the last RUN_LEN samples beyond the same level on one side. Under independent
+         * noise its tail is that of one sample raised to the RUN_LEN-th power, so its boundary sits well
+         * inside the range the data shows (no extrapolation into a heavy tail): a shift or a spike of a few
+         * samples is caught at a level where a single sample would be unremarkable. The sqrt(RUN_LEN) scale
+         * brings it near a single z for the tail histogram's levels. */
+        double mup = zc, mdn = zc;
+        for (unsigned i = 0; i < RUN_LEN - 1; i++) {
+                mup = MIN(mup, s->zprev[i]);
+                mdn = MAX(mdn, s->zprev[i]);
+        }
+        double zr = (mup > 0 ? mup : mdn < 0 ? mdn : 0) * sqrt((double) RUN_LEN);
+        for (unsigned i = RUN_LEN - 2; i > 0; i--)
+                s->zprev[i] = s->zprev[i - 1];
+        s->zprev[0] = (float) clamp_abs(zc, 1e30);
+        bool run_past = robust && chart_watched(zr, p->direction) && fabs(zr) >= s->run_k;
+
+        /* The novelty test: has the series gone where it has not been for weeks? y is the value without the
+         * active candidate's seasonal part, its median over three samples (one stray sample is no place)
+         * is compared with the envelope of all earlier ones; beyond it by NOVELTY_MARGIN of its width is
+         * novel. The envelope widens at once with every new extreme, so a new level alarms at its onset and
+         * is familiar from the next sample on, and slowly (HALFLIFE_NOVELTY) forgets old extremes down to
+         * the bulk of the last day. The test is scale-free: it needs no noise model, so quantized, two-level
+         * and heavy-tailed series, whose calibrated boundaries must be wide, are judged by the same rule
+         * as smooth ones, and a creeping trend (each new extreme a little beyond the last) is no novelty. */
+        double znov = 0;
+        {
+                double y = x - (pred[a] - s->level[a]);
+                double y0 = s->yprev[0], y1 = s->yprev[1];
+                double ym = MAX(MIN(y, y0), MIN(MAX(y, y0), y1));
+                s->yprev[1] = s->yprev[0];
+                s->yprev[0] = (float) y;
+                s->nov_mid += (ym - s->nov_mid) * dk[DK_BULK];
+                s->nov_mad += (fabs(y - s->nov_mid) - s->nov_mad) * dk[DK_BULK];
+                double keep = 1 - dk[DK_NOVELTY], bulk = NOVELTY_BULK_MADS * s->nov_mad;
+                if (s->nov_hi > s->nov_mid + bulk)
+                        s->nov_hi = s->nov_mid + bulk + (s->nov_hi - s->nov_mid - bulk) * keep;
+                if (s->nov_lo < s->nov_mid - bulk)
+                        s->nov_lo = s->nov_mid - bulk + (s->nov_lo - s->nov_mid + bulk) * keep;
+                double width = MAX(s->nov_hi - s->nov_lo, 1e-12 * fabs(s->nov_mid) + 1e-300);
+                double ex = ym > s->nov_hi ? (ym - s->nov_hi) / width : ym < s->nov_lo ? (ym - s->nov_lo) / width : 0;
+                int side = fabs(ex) > NOVELTY_MARGIN && t - s->first_t >= NOVELTY_WARMUP ? (ex > 0 ? 1 : -1) : 0;
+                if (side != 0 && s->nov_run != 0 && (s->nov_run > 0) == (side > 0)) {
+                        s->nov_run += side;
+                        s->nov_pend_hi = MAX(s->nov_pend_hi, ym);
+                        s->nov_pend_lo = MIN(s->nov_pend_lo, ym);
+                } else {
+                        if (s->nov_run != 0) { /* an excursion that did not last: a place seen now */
+                                s->nov_hi = MAX(s->nov_hi, s->nov_pend_hi);
+                                s->nov_lo = MIN(s->nov_lo, s->nov_pend_lo);
+                        }
+                        s->nov_run = side;
+                        s->nov_pend_hi = s->nov_pend_lo = ym;
+                }
+                if ((unsigned) abs(s->nov_run) >= NOVELTY_RUN) {
+                        znov = ex * (p->threshold / NOVELTY_MARGIN);
+                        s->nov_hi = MAX(s->nov_hi, s->nov_pend_hi);
+                        s->nov_lo = MIN(s->nov_lo, s->nov_pend_lo);
+                        s->nov_run = 0;
+                } else if (s->nov_run == 0) {
+                        s->nov_hi = MAX(s->nov_hi, ym);
+                        s->nov_lo = MIN(s->nov_lo, ym);
+                }
+        }
+
+        /* The verdict: the most surprising of the tests, each scaled so that its boundary is at
+         * |z| = threshold. The band is the sample's. */
         double zs = z;
         double zshift = zm * p->threshold / s->shift.k, zvar = MAX(zv, 0.0) * p->threshold / s->var.k;
+        double zrun = zr * p->threshold / s->run_k;
+        if (fabs(znov) > fabs(zs) && chart_watched(znov, p->direction))
+                zs = znov;
         if (fabs(zshift) > fabs(zs) && chart_watched(zshift, p->direction))
                 zs = zshift;
+        if (fabs(zrun) > fabs(zs) && chart_watched(zrun, p->direction))
+                zs = zrun;
         if (p->direction == DETECTOR_DIRECTION_BOTH && zvar > fabs(zs))
                 zs = zvar;
         v->expected = pred[a];
@@ -686,6 +844,9 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 quiet << FLAG_QUIET_SHIFT;
         chart_count(&s->shift, fabs(zm), fabs(zm) >= s->shift.k, warm, 1);
         chart_count(&s->var, MAX(zv, 0.0), zv >= s->var.k, warm, 2); /* one-sided */
+        if (fabs(zr) >= 2 && s->run_quiet == 0 && warm)
+                tail_count(&s->run_tail, fabs(zr));
+        s->run_quiet = fabs(zr) >= s->run_k ? TAIL_QUIET : s->run_quiet > 0 ? s->run_quiet - 1 : 0;
         if (robust && fabs(zm) < s->shift.k)
                 s->shift.scale =
                         (float) (s->shift.scale + (fabs(s->shift.m) - s->shift.scale) * MOMENT_ALPHA * 4);
@@ -712,15 +873,42 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->err[m] += (float) ((e - s->err[m]) * ew_rate(&s->err_w[m], dk[DK_ERR]));
         }
 
-        /* Levels and scales of every candidate, each judged by its own band. */
+        /* Levels and scales of every candidate, each judged by its own band; the active one's alarms of the
+         * multi-sample tests count towards confirming a shift. */
         double k = s->k;
-        learn_level(s, M_FLAT, x - pred[M_FLAT], core[M_FLAT], dk[DK_FLAT], dk[DK_SCALE], robust, false, k);
+        int alarm_side = shift_past ? (s->shift.m > 0 ? 1 : -1) : run_past ? (zr > 0 ? 1 : -1) : 0;
+        learn_level(s,
+                    M_FLAT,
+                    x - pred[M_FLAT],
+                    core[M_FLAT],
+                    dk[DK_FLAT],
+                    dk[DK_SCALE],
+                    robust,
+                    k,
+                    a == M_FLAT ? alarm_side : 0,
+                    dt);
         if (layout & LAYOUT_DAILY)
-                learn_level(
-                        s, M_DAILY, x - pred[M_DAILY], core[M_DAILY], dk[DK_SEAS], dk[DK_SCALE], robust, false, k);
+                learn_level(s,
+                            M_DAILY,
+                            x - pred[M_DAILY],
+                            core[M_DAILY],
+                            dk[DK_SEAS],
+                            dk[DK_SCALE],
+                            robust,
+                            k,
+                            a == M_DAILY ? alarm_side : 0,
+                            dt);
         if (layout & LAYOUT_WEEKLY)
-                learn_level(
-                        s, M_WEEKLY, x - pred[M_WEEKLY], core[M_WEEKLY], dk[DK_SEAS], dk[DK_SCALE], robust, false, k);
+                learn_level(s,
+                            M_WEEKLY,
+                            x - pred[M_WEEKLY],
+                            core[M_WEEKLY],
+                            dk[DK_SEAS],
+                            dk[DK_SCALE],
+                            robust,
+                            k,
+                            a == M_WEEKLY ? alarm_side : 0,
+                            dt);
 
         /* The reference level, the profiles and the per-phase scale (not from samples past the boundary). */
         double core_shape = core[(layout & LAYOUT_DAILY) ? M_DAILY : M_WEEKLY];
@@ -798,11 +986,8 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->n++;
         if (t >= s->next_refit) {
                 refit(p, s, t);
-                if (tail_due(&s->tail, t, s->n)) {
-                        s->k = tail_recalibrate(&s->tail, t, p->threshold, TEST_SHARE, s->n);
-                        s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, TEST_SHARE, s->n);
-                        s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, TEST_SHARE, s->n);
-                }
+                if (tail_due(&s->tail, t, s->n))
+                        recalibrate(p, s, t);
         }
         return DETECTOR_OK;
 }
@@ -847,6 +1032,21 @@ static size_t seasonal_describe(const DetectorParams *p, FieldDesc out[static FI
                 FIELD(SeasonalState, var.quiet, FIELD_U32),
                 FIELD(SeasonalState, var.scale, FIELD_F32),
                 TAIL_FIELDS(SeasonalState, var.tail),
+                FIELD(SeasonalState, run_k, FIELD_F32),
+                FIELD(SeasonalState, run_quiet, FIELD_U32),
+                { "zprev", FIELD_F32, offsetof(SeasonalState, zprev), RUN_LEN - 1 },
+                TAIL_FIELDS(SeasonalState, run_tail),
+                { "conf", FIELD_I32, offsetof(SeasonalState, conf), N_MODELS },
+                { "conf_time", FIELD_F32, offsetof(SeasonalState, conf_time), N_MODELS },
+                { "conf_sum", FIELD_F32, offsetof(SeasonalState, conf_sum), N_MODELS },
+                FIELD(SeasonalState, nov_hi, FIELD_F64),
+                FIELD(SeasonalState, nov_lo, FIELD_F64),
+                FIELD(SeasonalState, nov_mid, FIELD_F64),
+                FIELD(SeasonalState, nov_mad, FIELD_F64),
+                FIELD(SeasonalState, nov_pend_hi, FIELD_F64),
+                FIELD(SeasonalState, nov_pend_lo, FIELD_F64),
+                FIELD(SeasonalState, nov_run, FIELD_I32),
+                { "yprev", FIELD_F32, offsetof(SeasonalState, yprev), 2 },
         };
         size_t n = ELEMENTSOF(f), bd = p->derived.bins_d, bw = p->derived.bins_w;
         memcpy(out, f, sizeof(f));
@@ -878,12 +1078,20 @@ static int seasonal_check(const DetectorParams *p, const void *state) {
             !isfinite(s->k) || tail_check(&s->tail) < 0 || !(s->shift.k > 0) || !isfinite(s->shift.k) ||
             !isfinite(s->shift.m) || tail_check(&s->shift.tail) < 0 || !(s->var.k > 0) ||
             !isfinite(s->var.k) || !isfinite(s->var.m) || tail_check(&s->var.tail) < 0 || !(s->abs_mean >= 0) ||
-            !(s->sq_mean >= 0) || s->shift.quiet > TAIL_QUIET || s->var.quiet > TAIL_QUIET)
+            !(s->sq_mean >= 0) || s->shift.quiet > TAIL_QUIET || s->var.quiet > TAIL_QUIET ||
+            !(s->run_k > 0) || !isfinite(s->run_k) || s->run_quiet > TAIL_QUIET || tail_check(&s->run_tail) < 0 ||
+            !isfinite(s->nov_mid) || !(s->nov_mad >= 0) || !isfinite(s->nov_mad) || !(s->nov_lo <= s->nov_hi) ||
+            !isfinite(s->nov_lo) || !isfinite(s->nov_hi) || !isfinite(s->nov_pend_hi) || !isfinite(s->nov_pend_lo) ||
+            s->nov_run == INT32_MIN || !isfinite(s->yprev[0]) || !isfinite(s->yprev[1]))
                 return -EBADMSG;
+        for (unsigned i = 0; i < RUN_LEN - 1; i++)
+                if (!isfinite(s->zprev[i]))
+                        return -EBADMSG;
         for (unsigned m = 0; m < N_MODELS; m++)
                 if (!isfinite(s->level[m]) || !(s->scale[m] >= 0) || !isfinite(s->scale[m]) ||
                     !(s->level_w[m] >= 0) || !(s->scale_w[m] >= 0) || !(s->err[m] >= 0) ||
-                    !isfinite(s->err[m]))
+                    !isfinite(s->err[m]) || s->conf[m] == INT32_MIN || !(s->conf_time[m] >= 0) ||
+                    !isfinite(s->conf_time[m]) || !isfinite(s->conf_sum[m]))
                         return -EBADMSG;
         const float *bins = (const float *) (s + 1);
         size_t nb = D_ARRAYS * (size_t) p->derived.bins_d + W_ARRAYS * (size_t) p->derived.bins_w;
