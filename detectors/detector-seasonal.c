@@ -101,12 +101,13 @@ enum { M_FLAT, M_DAILY, M_WEEKLY, N_MODELS };
 #define TEST_SHARE (1.0 / 4) /* four calibrated tests (the sample, the run, two charts) share the budget */
 #define SAMPLE_RARITY 0.01  /* the heavy-tail guard of the sample test: see recalibrate() */
 #define CHART_ALPHA 0.15 /* about 6 samples of memory */
+#define VAR_ALPHA 0.05  /* the variance chart: about 20 samples (a burst lasts; a blip does not) */
 #define CHART_CLIP 4.0   /* a single sample moves a chart by at most this many core sigmas */
 #define MOMENT_ALPHA (1.0 / 2048)
 #define RUN_LEN 3 /* the run test: every one of the last RUN_LEN samples beyond its level, on one side */
 #define CONFIRM_SAMPLES 4        /* a shift is confirmed after this many alarming samples on one side ... */
 #define CONFIRM_SECONDS 900.0    /* ... lasting at least this long */
-#define NOVELTY_MARGIN 0.05      /* beyond the envelope by this fraction of its width ... */
+#define NOVELTY_MARGIN 0.03      /* beyond the envelope by this fraction of its width ... */
 #define NOVELTY_RUN 3            /* ... for this many medians in a row */
 #define NOVELTY_WARMUP DAY       /* the envelope needs a daily cycle before it means anything */
 #define NOVELTY_BULK_MADS 4.0    /* the envelope forgets down to the bulk: centre +- this many MADs */
@@ -632,7 +633,7 @@ static inline void learn_level(
                         s->ref_w = MIN(s->ref_w, (float) len);
                 }
                 s->run = 0;
-                s->shift.m = 0; /* the chart's memory is of the old level */
+                s->shift.m = s->var.m = 0; /* the charts' memory is of the old level */
         }
         s->conf[m] = 0;
 }
@@ -741,11 +742,11 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         /* Each chart is measured in its own core sigmas: the iid theory, or more where residuals are
          * autocorrelated (a model that is a little off for hours), so that the calibration sees a sane scale. */
         double sm = sqrt(MAX(s->sq_mean, 0.05) * CHART_ALPHA / (2 - CHART_ALPHA));
-        double sv = sqrt(MAX(s->sq_mean - s->abs_mean * s->abs_mean, 0.05) * CHART_ALPHA / (2 - CHART_ALPHA));
+        double sv = sqrt(MAX(s->sq_mean - s->abs_mean * s->abs_mean, 0.05) * VAR_ALPHA / (2 - VAR_ALPHA));
         sm = MAX(sm, s->shift.scale * MAD_TO_SIGMA);
         sv = MAX(sv, s->var.scale * MAD_TO_SIGMA);
         s->shift.m = (float) (s->shift.m + (zcc - s->shift.m) * CHART_ALPHA);
-        s->var.m = (float) (s->var.m + (fabs(zcc) - s->abs_mean - s->var.m) * CHART_ALPHA);
+        s->var.m = (float) (s->var.m + (fabs(zcc) - s->abs_mean - s->var.m) * VAR_ALPHA);
         double zm = s->shift.m / sm, zv = s->var.m / sv;
         bool shift_past = robust && chart_past(&s->shift, zm, p->direction);
 
@@ -876,7 +877,11 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         /* Levels and scales of every candidate, each judged by its own band; the active one's alarms of the
          * multi-sample tests count towards confirming a shift. */
         double k = s->k;
-        int alarm_side = shift_past ? (s->shift.m > 0 ? 1 : -1) : run_past ? (zr > 0 ? 1 : -1) : 0;
+        bool var_past = robust && p->direction == DETECTOR_DIRECTION_BOTH && zv >= s->var.k;
+        int alarm_side = shift_past ? (s->shift.m > 0 ? 1 : -1)
+                : run_past          ? (zr > 0 ? 1 : -1)
+                : var_past          ? (r > 0 ? 1 : -1)
+                                    : 0;
         learn_level(s,
                     M_FLAT,
                     x - pred[M_FLAT],
