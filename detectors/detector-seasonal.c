@@ -17,12 +17,19 @@
  * updates that skip samples past the boundary, the profile bins of this phase by clipped running means, a
  * per-phase relative noise level (noise often follows load), and each candidate's out-of-sample error.
  *
- * Judging. Three tests share the false-alarm budget (a third each): the sample itself (z = residual over the
- * phase's core sigma), a shift chart (an exponentially weighted mean of the clipped z, about 6 samples of
- * memory: a level shift too small for one sample) and a variance chart (the same of |z| minus its long-run
- * mean: a burst of noise). Each has its own boundary from tail calibration (detector-internal.h), so heavy
- * tails, recurring blips and a model that is a little off for hours do not alarm; the verdict reports the
- * most surprising of the three, scaled so that each boundary sits at |z| = threshold (Student-t(10) score).
+ * Judging. Four statistical tests share the false-alarm budget (a quarter each): the sample itself (z =
+ * residual over the phase's core sigma), a run test (the smallest same-signed z of the last 3 samples: a
+ * shift or a spike of a few samples, at a level where one sample would be unremarkable), a shift chart (an
+ * exponentially weighted mean of the clipped z, about 6 samples of memory: a level shift too small for one
+ * sample) and a variance chart (the same of |z| minus its long-run mean, about 20 samples: a burst of
+ * noise). Each has its own boundary from tail calibration (detector-internal.h), so heavy tails, recurring
+ * blips and a model that is a little off for hours do not alarm; the sample test's boundary also carries a
+ * guard against heavy tails (recalibrate()). A fifth test needs no noise model: novelty, the median of the
+ * last 3 de-seasonalized values outside the envelope of everything the series has done in the past weeks (by
+ * 3 % of its width, for 3 medians in a row). It catches what the residual tests cannot see on series whose
+ * noise is quantized, two-level, heavy-tailed or strongly autocorrelated: a move to where the series has not
+ * been. The verdict reports the most surprising test, scaled so that each boundary sits at |z| = threshold
+ * (Student-t(10) score).
  *
  * Periodic refit (GSL's part): every hour of data time the active candidate is chosen; the daily profile is
  * refitted every 6 hours and the weekly one daily (hourly until they first fit): decay the bin weights
@@ -33,23 +40,27 @@
  *
  * Periods. With `period` unset the candidates compete: a profile becomes eligible once it is fitted (a full
  * cycle seen, no gap longer than 1/8 of the cycle) and has been evaluated out of sample for a day (daily) or
- * two days (weekly); the active candidate is the one with the smallest mean absolute prediction error after
- * a complexity penalty (daily +5 %, weekly +10 %), with 3 % hysteresis. So a series without rhythm stays
+ * two days (weekly); the active candidate is the one with the smallest mean absolute prediction error (over
+ * about 4 days, so that a weekly rhythm shows) after a complexity penalty (daily +5 %, weekly +10 %), with
+ * 3 % hysteresis. So a series without rhythm stays
  * flat, a daily one switches to daily after about two days, a weekly one to weekly after about nine --
  * useful from the first hours (flat), better every cycle. A configured period forces that candidate once
  * its profile is fitted; until then the flat candidate answers.
  *
  * Robustness. Samples past the boundary teach neither the levels nor the (mature) profile bins. A lasting
- * change of level is re-learned: once a run of samples beyond 1 core sigma on one side has lasted 3 hours
- * (and 5 samples), every level jumps by the run's mean residual; a moderate shift the shift chart flags is
- * followed by the levels (30 min half-life) and so resolves in about an hour. A lasting change of variance
- * widens the band step by step. Core sigmas never fall below 2 % of the series' overall spread (noise-free
- * series).
+ * change of level is re-learned in bounded samples and time: once 4 consecutive samples over at least 15
+ * minutes have alarmed on one side (past a candidate's boundary, or for the active candidate a run, shift or
+ * one-signed variance alarm), the shift is confirmed and the candidate's level jumps by their mean residual
+ * (learn_level()). So the alarm of a lasting shift is short -- its onset is the news -- and still long
+ * enough for a rule's `for:` of up to 15 minutes. Slower drifts: once a run of samples beyond 1 core sigma
+ * on one side has lasted 3 hours (and 5 samples), every level jumps by the run's mean residual; a moderate
+ * shift is followed by the levels (30 min half-life). A lasting change of variance widens the band step by
+ * step. Core sigmas never fall below 2 % of the series' overall spread (noise-free series).
  *
- * Memory (default, period detection): a 504-byte header (levels, scales, charts, three tail histograms) and
- * 4-byte floats per bin -- 5 per daily bin, 4 per weekly bin: 5 112 bytes per series. [1d] alone: 2 424
- * bytes; [1w] alone: 3 192; the worst case (resolution 1m): 32 KB. Profile floats hold deviations from the
- * level, so their precision is relative to the seasonal amplitude, not to the level.
+ * Memory (default, period detection): a 712-byte header (levels, scales, charts, four tail histograms, the
+ * novelty envelope) and 4-byte floats per bin -- 5 per daily bin, 4 per weekly bin: 5 320 bytes per series.
+ * [1d] alone: 2 632 bytes; [1w] alone: 3 400; the worst case (resolution 1m): 32 KB. Profile floats hold
+ * deviations from the level, so their precision is relative to the seasonal amplitude, not to the level.
  *
  * Warm-up default: 2 hours and 24 samples.
  */
@@ -97,20 +108,20 @@ enum { M_FLAT, M_DAILY, M_WEEKLY, N_MODELS };
 #define BIN_SCALE_PRIOR 16.0 /* how many samples the global scale is worth in a bin's scale */
 #define REL_SCALE_MAX 8.0
 #define SPREAD_FLOOR 0.02
-#define STEP_SIGMAS 3.0 /* neighbouring bins further apart than this many core sigmas are a step */
+#define STEP_SIGMAS 3.0      /* neighbouring bins further apart than this many core sigmas are a step */
 #define TEST_SHARE (1.0 / 4) /* four calibrated tests (the sample, the run, two charts) share the budget */
-#define SAMPLE_RARITY 0.01  /* the heavy-tail guard of the sample test: see recalibrate() */
-#define CHART_ALPHA 0.15 /* about 6 samples of memory */
-#define VAR_ALPHA 0.05  /* the variance chart: about 20 samples (a burst lasts; a blip does not) */
-#define CHART_CLIP 4.0   /* a single sample moves a chart by at most this many core sigmas */
+#define SAMPLE_RARITY 0.01   /* the heavy-tail guard of the sample test: see recalibrate() */
+#define CHART_ALPHA 0.15     /* about 6 samples of memory */
+#define VAR_ALPHA 0.05       /* the variance chart: about 20 samples (a burst lasts; a blip does not) */
+#define CHART_CLIP 4.0       /* a single sample moves a chart by at most this many core sigmas */
 #define MOMENT_ALPHA (1.0 / 2048)
 #define RUN_LEN 3 /* the run test: every one of the last RUN_LEN samples beyond its level, on one side */
-#define CONFIRM_SAMPLES 4        /* a shift is confirmed after this many alarming samples on one side ... */
-#define CONFIRM_SECONDS 900.0    /* ... lasting at least this long */
-#define NOVELTY_MARGIN 0.03      /* beyond the envelope by this fraction of its width ... */
-#define NOVELTY_RUN 3            /* ... for this many medians in a row */
-#define NOVELTY_WARMUP DAY       /* the envelope needs a daily cycle before it means anything */
-#define NOVELTY_BULK_MADS 4.0    /* the envelope forgets down to the bulk: centre +- this many MADs */
+#define CONFIRM_SAMPLES 4     /* a shift is confirmed after this many alarming samples on one side ... */
+#define CONFIRM_SECONDS 900.0 /* ... lasting at least this long */
+#define NOVELTY_MARGIN 0.03   /* beyond the envelope by this fraction of its width ... */
+#define NOVELTY_RUN 3         /* ... for this many medians in a row */
+#define NOVELTY_WARMUP DAY    /* the envelope needs a daily cycle before it means anything */
+#define NOVELTY_BULK_MADS 4.0 /* the envelope forgets down to the bulk: centre +- this many MADs */
 #define HALFLIFE_NOVELTY (28 * DAY)
 #define HALFLIFE_BULK DAY
 
@@ -182,8 +193,8 @@ typedef struct SeasonalState {
         uint32_t run_quiet;
         float zprev[RUN_LEN - 1]; /* the previous samples' z, newest first */
         TailCal run_tail;
-        /* Confirmation of a lasting shift, per candidate: consecutive alarming samples on one side (+/-), how
-         * long they have lasted and the sum of their residuals. */
+        /* Confirmation of a lasting shift, per candidate: consecutive alarming samples on one side (+/-),
+         * how long they have lasted and the sum of their residuals. */
         int32_t conf[N_MODELS];
         float conf_time[N_MODELS], conf_sum[N_MODELS];
         /* The novelty test: the envelope [nov_lo, nov_hi] of the de-seasonalized value (median of the last
@@ -528,10 +539,10 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
 
 /* Recalibrate the four tests' boundaries. The sample test carries a guard against heavy tails: its boundary
  * is at least the one for a SAMPLE_RARITY times rarer event, divided by the ratio of those two quantiles for
- * Gaussian noise. For Gaussian noise the guard is inert (a 5-sigma spike still alarms); for heavy tails, whose
- * extrapolation beyond the data is the least certain part of the calibration and whose quantiles spread far
- * apart, the boundary moves out: one sample of a latency with heavy-tailed noise must be far out to page,
- * while a real spike of a few samples is the run test's (whose boundary needs no extrapolation). */
+ * Gaussian noise. For Gaussian noise the guard is inert (a 5-sigma spike still alarms); for heavy tails,
+ * whose extrapolation beyond the data is the least certain part of the calibration and whose quantiles
+ * spread far apart, the boundary moves out: one sample of a latency with heavy-tailed noise must be far out
+ * to page, while a real spike of a few samples is the run test's (whose boundary needs no extrapolation). */
 static void recalibrate(const DetectorParams *p, SeasonalState *s, double t) {
         TailCal rare = s->tail;
         s->k = tail_recalibrate(&s->tail, t, p->threshold, TEST_SHARE, s->n);
@@ -580,11 +591,13 @@ static inline double ew_rate(float *count, double one_minus_decay) {
  * Samples past the boundary teach nothing (anomalies must not drag the baseline), so a lasting change of
  * level needs an explicit rule: once CONFIRM_SAMPLES consecutive samples have alarmed on one side over at
  * least CONFIRM_SECONDS, the shift is confirmed and the level jumps by their mean residual (for the active
- * candidate an alarm of the run or shift test counts too: alarm_side). The alarm of a lasting shift thus ends
- * after a bounded number of samples *and* a bounded time: 20 minutes at 5-minute sampling, 15 minutes at
- * faster rates -- long enough for a rule's `for:` of a few minutes to fire, short enough that the new normal
- * is not reported for hours. Confirming the active seasonal candidate moves the reference level of the
- * profiles too; a flat candidate's confirmations do not (on a rhythmic series they follow the rhythm). */
+ * candidate an alarm of the run or shift test counts too, and one of the variance test with the residual's
+ * sign: a shift shows there first, while a burst of noise changes sign and is not confirmed; alarm_side).
+ * The alarm of a lasting shift thus ends after a bounded number of samples *and* a bounded time: 15 minutes
+ * (4 samples at 5-minute sampling) -- long enough for a rule's `for:` of up to 15 minutes to fire, short
+ * enough that the new normal is not reported for hours. Confirming the active seasonal candidate moves the
+ * reference level of the profiles too; a flat candidate's confirmations do not (on a rhythmic series they
+ * follow the rhythm). */
 static inline void learn_level(
         SeasonalState *s,
         unsigned m,
@@ -789,8 +802,11 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 if (s->nov_lo < s->nov_mid - bulk)
                         s->nov_lo = s->nov_mid - bulk + (s->nov_lo - s->nov_mid + bulk) * keep;
                 double width = MAX(s->nov_hi - s->nov_lo, 1e-12 * fabs(s->nov_mid) + 1e-300);
-                double ex = ym > s->nov_hi ? (ym - s->nov_hi) / width : ym < s->nov_lo ? (ym - s->nov_lo) / width : 0;
-                int side = fabs(ex) > NOVELTY_MARGIN && t - s->first_t >= NOVELTY_WARMUP ? (ex > 0 ? 1 : -1) : 0;
+                double ex = ym > s->nov_hi ? (ym - s->nov_hi) / width
+                        : ym < s->nov_lo   ? (ym - s->nov_lo) / width
+                                           : 0;
+                bool novel = fabs(ex) > NOVELTY_MARGIN && t - s->first_t >= NOVELTY_WARMUP;
+                int side = novel ? (ex > 0 ? 1 : -1) : 0;
                 if (side != 0 && s->nov_run != 0 && (s->nov_run > 0) == (side > 0)) {
                         s->nov_run += side;
                         s->nov_pend_hi = MAX(s->nov_pend_hi, ym);
@@ -882,38 +898,41 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 : run_past          ? (zr > 0 ? 1 : -1)
                 : var_past          ? (r > 0 ? 1 : -1)
                                     : 0;
-        learn_level(s,
-                    M_FLAT,
-                    x - pred[M_FLAT],
-                    core[M_FLAT],
-                    dk[DK_FLAT],
-                    dk[DK_SCALE],
-                    robust,
-                    k,
-                    a == M_FLAT ? alarm_side : 0,
-                    dt);
+        learn_level(
+                s,
+                M_FLAT,
+                x - pred[M_FLAT],
+                core[M_FLAT],
+                dk[DK_FLAT],
+                dk[DK_SCALE],
+                robust,
+                k,
+                a == M_FLAT ? alarm_side : 0,
+                dt);
         if (layout & LAYOUT_DAILY)
-                learn_level(s,
-                            M_DAILY,
-                            x - pred[M_DAILY],
-                            core[M_DAILY],
-                            dk[DK_SEAS],
-                            dk[DK_SCALE],
-                            robust,
-                            k,
-                            a == M_DAILY ? alarm_side : 0,
-                            dt);
+                learn_level(
+                        s,
+                        M_DAILY,
+                        x - pred[M_DAILY],
+                        core[M_DAILY],
+                        dk[DK_SEAS],
+                        dk[DK_SCALE],
+                        robust,
+                        k,
+                        a == M_DAILY ? alarm_side : 0,
+                        dt);
         if (layout & LAYOUT_WEEKLY)
-                learn_level(s,
-                            M_WEEKLY,
-                            x - pred[M_WEEKLY],
-                            core[M_WEEKLY],
-                            dk[DK_SEAS],
-                            dk[DK_SCALE],
-                            robust,
-                            k,
-                            a == M_WEEKLY ? alarm_side : 0,
-                            dt);
+                learn_level(
+                        s,
+                        M_WEEKLY,
+                        x - pred[M_WEEKLY],
+                        core[M_WEEKLY],
+                        dk[DK_SEAS],
+                        dk[DK_SCALE],
+                        robust,
+                        k,
+                        a == M_WEEKLY ? alarm_side : 0,
+                        dt);
 
         /* The reference level, the profiles and the per-phase scale (not from samples past the boundary). */
         double core_shape = core[(layout & LAYOUT_DAILY) ? M_DAILY : M_WEEKLY];
@@ -1082,11 +1101,12 @@ static int seasonal_check(const DetectorParams *p, const void *state) {
             (s->flags & ~(7u | 0xffu << FLAG_QUIET_SHIFT)) || !(s->run_time >= 0) || !(s->k > 0) ||
             !isfinite(s->k) || tail_check(&s->tail) < 0 || !(s->shift.k > 0) || !isfinite(s->shift.k) ||
             !isfinite(s->shift.m) || tail_check(&s->shift.tail) < 0 || !(s->var.k > 0) ||
-            !isfinite(s->var.k) || !isfinite(s->var.m) || tail_check(&s->var.tail) < 0 || !(s->abs_mean >= 0) ||
-            !(s->sq_mean >= 0) || s->shift.quiet > TAIL_QUIET || s->var.quiet > TAIL_QUIET ||
-            !(s->run_k > 0) || !isfinite(s->run_k) || s->run_quiet > TAIL_QUIET || tail_check(&s->run_tail) < 0 ||
-            !isfinite(s->nov_mid) || !(s->nov_mad >= 0) || !isfinite(s->nov_mad) || !(s->nov_lo <= s->nov_hi) ||
-            !isfinite(s->nov_lo) || !isfinite(s->nov_hi) || !isfinite(s->nov_pend_hi) || !isfinite(s->nov_pend_lo) ||
+            !isfinite(s->var.k) || !isfinite(s->var.m) || tail_check(&s->var.tail) < 0 ||
+            !(s->abs_mean >= 0) || !(s->sq_mean >= 0) || s->shift.quiet > TAIL_QUIET ||
+            s->var.quiet > TAIL_QUIET || !(s->run_k > 0) || !isfinite(s->run_k) ||
+            s->run_quiet > TAIL_QUIET || tail_check(&s->run_tail) < 0 || !isfinite(s->nov_mid) ||
+            !(s->nov_mad >= 0) || !isfinite(s->nov_mad) || !(s->nov_lo <= s->nov_hi) || !isfinite(s->nov_lo) ||
+            !isfinite(s->nov_hi) || !isfinite(s->nov_pend_hi) || !isfinite(s->nov_pend_lo) ||
             s->nov_run == INT32_MIN || !isfinite(s->yprev[0]) || !isfinite(s->yprev[1]))
                 return -EBADMSG;
         for (unsigned i = 0; i < RUN_LEN - 1; i++)

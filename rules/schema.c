@@ -1235,8 +1235,8 @@ static int parse_detector(Ctx *x, Rule *rule, RuleAux *aux, const Node *m, bool 
 
         switch (d->kind) {
         case DETECTOR_SEASONAL:
-                /* The detector's bounds: finer bins than a minute would hold too few samples each, coarser ones
-                 * than 6 h would blur a day into four values. */
+                /* The detector's bounds: finer bins than a minute would hold too few samples each, coarser
+                 * ones than 6 h would blur a day into four values. */
                 if (d->resolution_usec > 0 &&
                     (d->resolution_usec < USEC_PER_MINUTE || d->resolution_usec > 6 * USEC_PER_HOUR)) {
                         char a[DURATION_MAX];
