@@ -942,10 +942,11 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->ref += (robust ? clamp_abs(deseason - s->ref, HUBER_C * core_a) : deseason - s->ref) * ar;
         }
         /* The phase's relative noise: |residual| / global core sigma of the seasonal candidate in use (the
-         * daily one while the flat one answers), capped, from samples neither past the boundary nor inside a
-         * shift-chart alarm: recurring rough phases (the edges of a nightly job) are learned, a displaced
-         * level (which the chart sees within a few samples) does not widen the band it is judged by. */
-        if ((layout & LAYOUT_DAILY) && !outlier && !shift_past) {
+         * daily one while the flat one answers), capped, from samples neither past the boundary nor inside an
+         * alarm of any test: recurring rough phases (the edges of a nightly job) are learned, a displaced
+         * level (which the run and shift tests see within a few samples) does not widen the band it is
+         * judged by. */
+        if ((layout & LAYOUT_DAILY) && !outlier && !shift_past && !v->anomalous) {
                 float *rel = arr_d(p, s, A_REL);
                 double wb = arr_d(p, s, A_W)[bd] + 1;
                 unsigned m = a == M_FLAT ? M_DAILY : a;
