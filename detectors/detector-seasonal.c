@@ -17,19 +17,20 @@
  * updates that skip samples past the boundary, the profile bins of this phase by clipped running means, a
  * per-phase relative noise level (noise often follows load), and each candidate's out-of-sample error.
  *
- * Judging. Four statistical tests share the false-alarm budget (a quarter each): the sample itself (z =
- * residual over the phase's core sigma), a run test (the smallest same-signed z of the last 3 samples: a
- * shift or a spike of a few samples, at a level where one sample would be unremarkable), a shift chart (an
- * exponentially weighted mean of the clipped z, about 6 samples of memory: a level shift too small for one
- * sample) and a variance chart (the same of |z| minus its long-run mean, about 20 samples: a burst of
- * noise). Each has its own boundary from tail calibration (detector-internal.h), so heavy tails, recurring
- * blips and a model that is a little off for hours do not alarm; the sample test's boundary also carries a
- * guard against heavy tails (recalibrate()). A fifth test needs no noise model: novelty, the median of the
- * last 3 de-seasonalized values outside the envelope of everything the series has done in the past weeks (by
- * 3 % of its width, for 3 medians in a row). It catches what the residual tests cannot see on series whose
- * noise is quantized, two-level, heavy-tailed or strongly autocorrelated: a move to where the series has not
- * been. The verdict reports the most surprising test, scaled so that each boundary sits at |z| = threshold
- * (Student-t(10) score).
+ * Judging. Four statistical tests, each calibrated at a third of the false-alarm budget, since they are
+ * three kinds of evidence: the sample itself (z = residual over the phase's core sigma) and a run test (the
+ * smallest same-signed z of the last 3 samples: a shift or a spike of a few samples, at a level where one
+ * sample would be unremarkable) judge the residuals at two lengths and count as one, a run being made of
+ * samples that are large too; a shift chart (an exponentially weighted mean of the clipped z, about 6
+ * samples of memory: a level shift too small for one sample) and a variance chart (the same of |z| minus its
+ * long-run mean, about 20 samples: a burst of noise). Each has its own boundary from tail calibration
+ * (detector-internal.h), so heavy tails, recurring blips and a model that is a little off for hours do not
+ * alarm; the sample test's boundary also carries a guard against heavy tails (recalibrate()). A fifth test
+ * needs no noise model: novelty, the median of the last 3 de-seasonalized values outside the envelope of
+ * everything the series has done in the past weeks (by 3 % of its width, for 3 medians in a row). It catches
+ * what the residual tests cannot see on series whose noise is quantized, two-level, heavy-tailed or strongly
+ * autocorrelated: a move to where the series has not been. The verdict reports the most surprising test,
+ * scaled so that each boundary sits at |z| = threshold (Student-t(10) score).
  *
  * Periodic refit (GSL's part): every hour of data time the active candidate is chosen; the daily profile is
  * refitted every 6 hours and the weekly one daily (hourly until they first fit): decay the bin weights
@@ -108,12 +109,13 @@ enum { M_FLAT, M_DAILY, M_WEEKLY, N_MODELS };
 #define BIN_SCALE_PRIOR 16.0 /* how many samples the global scale is worth in a bin's scale */
 #define REL_SCALE_MAX 8.0
 #define SPREAD_FLOOR 0.02
-#define STEP_SIGMAS 3.0      /* neighbouring bins further apart than this many core sigmas are a step */
-#define TEST_SHARE (1.0 / 4) /* four calibrated tests (the sample, the run, two charts) share the budget */
-#define SAMPLE_RARITY 0.01   /* the heavy-tail guard of the sample test: see recalibrate() */
-#define CHART_ALPHA 0.15     /* about 6 samples of memory */
-#define VAR_ALPHA 0.05       /* the variance chart: about 20 samples (a burst lasts; a blip does not) */
-#define CHART_CLIP 4.0       /* a single sample moves a chart by at most this many core sigmas */
+#define STEP_SIGMAS 3.0 /* neighbouring bins further apart than this many core sigmas are a step */
+#define TEST_SHARE \
+        (1.0 / 3) /* each test's part of the budget: three kinds of evidence (residuals, shift, variance) */
+#define SAMPLE_RARITY 0.01 /* the heavy-tail guard of the sample test: see recalibrate() */
+#define CHART_ALPHA 0.15   /* about 6 samples of memory */
+#define VAR_ALPHA 0.05     /* the variance chart: about 20 samples (a burst lasts; a blip does not) */
+#define CHART_CLIP 4.0     /* a single sample moves a chart by at most this many core sigmas */
 #define MOMENT_ALPHA (1.0 / 2048)
 #define RUN_LEN 3 /* the run test: every one of the last RUN_LEN samples beyond its level, on one side */
 #define CONFIRM_SAMPLES 4     /* a shift is confirmed after this many alarming samples on one side ... */
@@ -942,8 +944,8 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->ref += (robust ? clamp_abs(deseason - s->ref, HUBER_C * core_a) : deseason - s->ref) * ar;
         }
         /* The phase's relative noise: |residual| / global core sigma of the seasonal candidate in use (the
-         * daily one while the flat one answers), capped, from samples neither past the boundary nor inside an
-         * alarm of any test: recurring rough phases (the edges of a nightly job) are learned, a displaced
+         * daily one while the flat one answers), capped, from samples neither past the boundary nor inside
+         * an alarm of any test: recurring rough phases (the edges of a nightly job) are learned, a displaced
          * level (which the run and shift tests see within a few samples) does not widen the band it is
          * judged by. */
         if ((layout & LAYOUT_DAILY) && !outlier && !shift_past && !v->anomalous) {
