@@ -58,9 +58,9 @@
  * shift is followed by the levels (30 min half-life). A lasting change of variance widens the band step by
  * step. Core sigmas never fall below 2 % of the series' overall spread (noise-free series).
  *
- * Memory (default, period detection): a 712-byte header (levels, scales, charts, four tail histograms, the
- * novelty envelope) and 4-byte floats per bin -- 5 per daily bin, 4 per weekly bin: 5 320 bytes per series.
- * [1d] alone: 2 632 bytes; [1w] alone: 3 400; the worst case (resolution 1m): 32 KB. Profile floats hold
+ * Memory (default, period detection): a 792-byte header (levels, scales, charts, four tail histograms, the
+ * novelty envelopes) and 4-byte floats per bin -- 5 per daily bin, 4 per weekly bin: 5 400 bytes per series.
+ * [1d] alone: 2 712 bytes; [1w] alone: 3 480; the worst case (resolution 1m): 32 KB. Profile floats hold
  * deviations from the level, so their precision is relative to the seasonal amplitude, not to the level.
  *
  * Warm-up default: 2 hours and 24 samples.
@@ -199,13 +199,14 @@ typedef struct SeasonalState {
          * how long they have lasted and the sum of their residuals. */
         int32_t conf[N_MODELS];
         float conf_time[N_MODELS], conf_sum[N_MODELS];
-        /* The novelty test: the envelope [nov_lo, nov_hi] of the de-seasonalized value (median of the last
-         * three samples), widened at once by every new extreme and slowly forgetting down to the bulk,
-         * nov_mid +- NOVELTY_BULK_MADS nov_mad (a day's mean and mean absolute deviation). */
-        double nov_hi, nov_lo, nov_mid, nov_mad;
-        double nov_pend_hi, nov_pend_lo; /* extremes of the pending excursion beyond the envelope */
-        int32_t nov_run;                 /* consecutive novel medians on one side (+/-) */
-        float yprev[2];                  /* the previous two de-seasonalized values, newest first */
+        /* The novelty test, per candidate (each removes its own seasonal part, so that a change of the
+         * active one is no novelty): the envelope [nov_lo, nov_hi] of the de-seasonalized value (median of
+         * the last three samples), widened at once by every new extreme and slowly forgetting down to the
+         * bulk, nov_mid +- NOVELTY_BULK_MADS nov_mad (a day's mean and mean absolute deviation). */
+        double nov_hi[N_MODELS], nov_lo[N_MODELS], nov_mid[N_MODELS], nov_mad[N_MODELS];
+        double nov_pend_hi, nov_pend_lo; /* the active candidate's pending excursion beyond its envelope */
+        int32_t nov_run;                 /* ... its consecutive novel medians on one side (+/-) */
+        float yprev[N_MODELS][2];        /* the previous two de-seasonalized values, newest first */
         /* then: daily arrays d_raw, d_w, d_harm, d_rel, d_val (bins_d floats each), weekly arrays w_raw,
          * w_w, w_harm, w_val (bins_w each); *_val is the bin's value (raw shrunk towards the harmonic fit),
          * kept up to date so that a lookup needs no division */
@@ -509,7 +510,8 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
                 }
         }
 
-        /* Choose the active candidate. */
+        /* Choose the active candidate (a pending novelty excursion was the old one's). */
+        unsigned was = s->active;
         bool d_ok = s->flags & FLAG_DAILY_FIT;
         bool w_ok = (s->flags & FLAG_WEEKLY_FIT) && (!(layout & LAYOUT_DAILY) || d_ok);
         if (!(layout & LAYOUT_AUTO)) {
@@ -536,6 +538,8 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
                 }
                 s->active = best;
         }
+        if (s->active != was)
+                s->nov_run = 0;
         s->next_refit = t + REFIT_SECONDS;
 }
 
@@ -709,8 +713,10 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, TEST_SHARE, 1);
                 s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, TEST_SHARE, 1);
                 s->run_k = tail_recalibrate(&s->run_tail, t, p->threshold, TEST_SHARE, 1);
-                s->nov_hi = s->nov_lo = s->nov_mid = x;
-                s->yprev[0] = s->yprev[1] = (float) x;
+                for (unsigned m = 0; m < N_MODELS; m++) {
+                        s->nov_hi[m] = s->nov_lo[m] = s->nov_mid[m] = x;
+                        s->yprev[m][0] = s->yprev[m][1] = (float) x;
+                }
                 verdict_skipped(v);
                 verdict_warming(v);
                 return DETECTOR_OK;
@@ -781,33 +787,46 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         s->zprev[0] = (float) clamp_abs(zc, 1e30);
         bool run_past = robust && chart_watched(zr, p->direction) && fabs(zr) >= s->run_k;
 
-        /* The novelty test: has the series gone where it has not been for weeks? y is the value without the
-         * active candidate's seasonal part, its median over three samples (one stray sample is no place)
-         * is compared with the envelope of all earlier ones; beyond it by NOVELTY_MARGIN of its width is
-         * novel. The envelope widens at once with every new extreme, so a new level alarms at its onset and
-         * is familiar from the next sample on, and slowly (HALFLIFE_NOVELTY) forgets old extremes down to
-         * the bulk of the last day. The test is scale-free: it needs no noise model, so quantized, two-level
-         * and heavy-tailed series, whose calibrated boundaries must be wide, are judged by the same rule
-         * as smooth ones, and a creeping trend (each new extreme a little beyond the last) is no novelty. */
+        /* The novelty test: has the series gone where it has not been for weeks? y is the value without a
+         * candidate's seasonal part (each candidate keeps its own envelope, so that a change of the active
+         * one is no novelty; the active one's is tested), and its median over three samples (one stray
+         * sample is no place) is compared with the envelope of all earlier ones; beyond it by NOVELTY_MARGIN
+         * of its width (at the default threshold 4, in proportion to the threshold) is novel, and
+         * NOVELTY_RUN novel medians in a row alarm. Then the envelope takes them in, so a new level alarms
+         * once, at its onset; an excursion that does not last is taken in without an alarm: a record of
+         * independent noise (which any series sets now and then, ever more rarely) never lasts three
+         * medians. The envelope slowly (HALFLIFE_NOVELTY) forgets old extremes down to the bulk of the last
+         * day. The test needs no noise model, so quantized, two-level and heavy-tailed series, whose
+         * calibrated boundaries must be wide, are judged by the same rule as smooth ones, and a creeping
+         * trend (each new extreme a little beyond the last) is no novelty. */
         double znov = 0;
-        {
-                double y = x - (pred[a] - s->level[a]);
-                double y0 = s->yprev[0], y1 = s->yprev[1];
+        for (unsigned m = 0; m < N_MODELS; m++) {
+                if ((m == M_DAILY && !(layout & LAYOUT_DAILY)) || (m == M_WEEKLY && !(layout & LAYOUT_WEEKLY)))
+                        continue;
+                double y = x - (pred[m] - s->level[m]);
+                double y0 = s->yprev[m][0], y1 = s->yprev[m][1];
                 double ym = MAX(MIN(y, y0), MIN(MAX(y, y0), y1));
-                s->yprev[1] = s->yprev[0];
-                s->yprev[0] = (float) y;
-                s->nov_mid += (ym - s->nov_mid) * dk[DK_BULK];
-                s->nov_mad += (fabs(y - s->nov_mid) - s->nov_mad) * dk[DK_BULK];
-                double keep = 1 - dk[DK_NOVELTY], bulk = NOVELTY_BULK_MADS * s->nov_mad;
-                if (s->nov_hi > s->nov_mid + bulk)
-                        s->nov_hi = s->nov_mid + bulk + (s->nov_hi - s->nov_mid - bulk) * keep;
-                if (s->nov_lo < s->nov_mid - bulk)
-                        s->nov_lo = s->nov_mid - bulk + (s->nov_lo - s->nov_mid + bulk) * keep;
-                double width = MAX(s->nov_hi - s->nov_lo, 1e-12 * fabs(s->nov_mid) + 1e-300);
-                double ex = ym > s->nov_hi ? (ym - s->nov_hi) / width
-                        : ym < s->nov_lo   ? (ym - s->nov_lo) / width
-                                           : 0;
-                bool novel = fabs(ex) > NOVELTY_MARGIN && t - s->first_t >= NOVELTY_WARMUP;
+                s->yprev[m][1] = s->yprev[m][0];
+                s->yprev[m][0] = (float) y;
+                s->nov_mid[m] += (ym - s->nov_mid[m]) * dk[DK_BULK];
+                s->nov_mad[m] += (fabs(y - s->nov_mid[m]) - s->nov_mad[m]) * dk[DK_BULK];
+                double keep = 1 - dk[DK_NOVELTY], hi = s->nov_mid[m] + NOVELTY_BULK_MADS * s->nov_mad[m],
+                       lo = s->nov_mid[m] - NOVELTY_BULK_MADS * s->nov_mad[m];
+                if (s->nov_hi[m] > hi)
+                        s->nov_hi[m] = hi + (s->nov_hi[m] - hi) * keep;
+                if (s->nov_lo[m] < lo)
+                        s->nov_lo[m] = lo + (s->nov_lo[m] - lo) * keep;
+                if (m != a) {
+                        s->nov_hi[m] = MAX(s->nov_hi[m], ym);
+                        s->nov_lo[m] = MIN(s->nov_lo[m], ym);
+                        continue;
+                }
+                double width = MAX(s->nov_hi[m] - s->nov_lo[m], 1e-12 * fabs(s->nov_mid[m]) + 1e-300);
+                double ex = ym > s->nov_hi[m] ? (ym - s->nov_hi[m]) / width
+                        : ym < s->nov_lo[m]   ? (ym - s->nov_lo[m]) / width
+                                              : 0;
+                double margin = NOVELTY_MARGIN * p->threshold / 4;
+                bool novel = fabs(ex) > margin && t - s->first_t >= NOVELTY_WARMUP;
                 int side = novel ? (ex > 0 ? 1 : -1) : 0;
                 if (side != 0 && s->nov_run != 0 && (s->nov_run > 0) == (side > 0)) {
                         s->nov_run += side;
@@ -815,20 +834,20 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                         s->nov_pend_lo = MIN(s->nov_pend_lo, ym);
                 } else {
                         if (s->nov_run != 0) { /* an excursion that did not last: a place seen now */
-                                s->nov_hi = MAX(s->nov_hi, s->nov_pend_hi);
-                                s->nov_lo = MIN(s->nov_lo, s->nov_pend_lo);
+                                s->nov_hi[m] = MAX(s->nov_hi[m], s->nov_pend_hi);
+                                s->nov_lo[m] = MIN(s->nov_lo[m], s->nov_pend_lo);
                         }
                         s->nov_run = side;
                         s->nov_pend_hi = s->nov_pend_lo = ym;
                 }
                 if ((unsigned) abs(s->nov_run) >= NOVELTY_RUN) {
-                        znov = ex * (p->threshold / NOVELTY_MARGIN);
-                        s->nov_hi = MAX(s->nov_hi, s->nov_pend_hi);
-                        s->nov_lo = MIN(s->nov_lo, s->nov_pend_lo);
+                        znov = ex * (p->threshold / margin);
+                        s->nov_hi[m] = MAX(s->nov_hi[m], s->nov_pend_hi);
+                        s->nov_lo[m] = MIN(s->nov_lo[m], s->nov_pend_lo);
                         s->nov_run = 0;
                 } else if (s->nov_run == 0) {
-                        s->nov_hi = MAX(s->nov_hi, ym);
-                        s->nov_lo = MIN(s->nov_lo, ym);
+                        s->nov_hi[m] = MAX(s->nov_hi[m], ym);
+                        s->nov_lo[m] = MIN(s->nov_lo[m], ym);
                 }
         }
 
@@ -1066,14 +1085,14 @@ static size_t seasonal_describe(const DetectorParams *p, FieldDesc out[static FI
                 { "conf", FIELD_I32, offsetof(SeasonalState, conf), N_MODELS },
                 { "conf_time", FIELD_F32, offsetof(SeasonalState, conf_time), N_MODELS },
                 { "conf_sum", FIELD_F32, offsetof(SeasonalState, conf_sum), N_MODELS },
-                FIELD(SeasonalState, nov_hi, FIELD_F64),
-                FIELD(SeasonalState, nov_lo, FIELD_F64),
-                FIELD(SeasonalState, nov_mid, FIELD_F64),
-                FIELD(SeasonalState, nov_mad, FIELD_F64),
+                { "nov_hi", FIELD_F64, offsetof(SeasonalState, nov_hi), N_MODELS },
+                { "nov_lo", FIELD_F64, offsetof(SeasonalState, nov_lo), N_MODELS },
+                { "nov_mid", FIELD_F64, offsetof(SeasonalState, nov_mid), N_MODELS },
+                { "nov_mad", FIELD_F64, offsetof(SeasonalState, nov_mad), N_MODELS },
                 FIELD(SeasonalState, nov_pend_hi, FIELD_F64),
                 FIELD(SeasonalState, nov_pend_lo, FIELD_F64),
                 FIELD(SeasonalState, nov_run, FIELD_I32),
-                { "yprev", FIELD_F32, offsetof(SeasonalState, yprev), 2 },
+                { "yprev", FIELD_F32, offsetof(SeasonalState, yprev), 2 * N_MODELS },
         };
         size_t n = ELEMENTSOF(f), bd = p->derived.bins_d, bw = p->derived.bins_w;
         memcpy(out, f, sizeof(f));
@@ -1107,10 +1126,8 @@ static int seasonal_check(const DetectorParams *p, const void *state) {
             !isfinite(s->var.k) || !isfinite(s->var.m) || tail_check(&s->var.tail) < 0 ||
             !(s->abs_mean >= 0) || !(s->sq_mean >= 0) || s->shift.quiet > TAIL_QUIET ||
             s->var.quiet > TAIL_QUIET || !(s->run_k > 0) || !isfinite(s->run_k) ||
-            s->run_quiet > TAIL_QUIET || tail_check(&s->run_tail) < 0 || !isfinite(s->nov_mid) ||
-            !(s->nov_mad >= 0) || !isfinite(s->nov_mad) || !(s->nov_lo <= s->nov_hi) || !isfinite(s->nov_lo) ||
-            !isfinite(s->nov_hi) || !isfinite(s->nov_pend_hi) || !isfinite(s->nov_pend_lo) ||
-            s->nov_run == INT32_MIN || !isfinite(s->yprev[0]) || !isfinite(s->yprev[1]))
+            s->run_quiet > TAIL_QUIET || tail_check(&s->run_tail) < 0 || !isfinite(s->nov_pend_hi) ||
+            !isfinite(s->nov_pend_lo) || s->nov_run == INT32_MIN)
                 return -EBADMSG;
         for (unsigned i = 0; i < RUN_LEN - 1; i++)
                 if (!isfinite(s->zprev[i]))
@@ -1119,7 +1136,10 @@ static int seasonal_check(const DetectorParams *p, const void *state) {
                 if (!isfinite(s->level[m]) || !(s->scale[m] >= 0) || !isfinite(s->scale[m]) ||
                     !(s->level_w[m] >= 0) || !(s->scale_w[m] >= 0) || !(s->err[m] >= 0) ||
                     !isfinite(s->err[m]) || s->conf[m] == INT32_MIN || !(s->conf_time[m] >= 0) ||
-                    !isfinite(s->conf_time[m]) || !isfinite(s->conf_sum[m]))
+                    !isfinite(s->conf_time[m]) || !isfinite(s->conf_sum[m]) || !isfinite(s->nov_mid[m]) ||
+                    !(s->nov_mad[m] >= 0) || !isfinite(s->nov_mad[m]) || !(s->nov_lo[m] <= s->nov_hi[m]) ||
+                    !isfinite(s->nov_lo[m]) || !isfinite(s->nov_hi[m]) || !isfinite(s->yprev[m][0]) ||
+                    !isfinite(s->yprev[m][1]))
                         return -EBADMSG;
         const float *bins = (const float *) (s + 1);
         size_t nb = D_ARRAYS * (size_t) p->derived.bins_d + W_ARRAYS * (size_t) p->derived.bins_w;
