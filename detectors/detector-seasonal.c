@@ -27,10 +27,11 @@
  * (detector-internal.h), so heavy tails, recurring blips and a model that is a little off for hours do not
  * alarm; the sample test's boundary also carries a guard against heavy tails (recalibrate()). A fifth test
  * needs no noise model: novelty, the median of the last 3 de-seasonalized values outside the envelope of
- * everything the series has done in the past weeks (by 3 % of its width, for 3 medians in a row). It catches
- * what the residual tests cannot see on series whose noise is quantized, two-level, heavy-tailed or strongly
- * autocorrelated: a move to where the series has not been. The verdict reports the most surprising test,
- * scaled so that each boundary sits at |z| = threshold (Student-t(10) score).
+ * everything the series has done in the past weeks (by 3 % of its width at the default threshold, for 3
+ * medians in a row). It catches what the residual tests cannot see on series whose noise is quantized,
+ * two-level, heavy-tailed or strongly autocorrelated: a move to where the series has not been. The verdict
+ * reports the most surprising test, scaled so that each boundary sits at |z| = threshold (Student-t(10)
+ * score).
  *
  * Periodic refit (GSL's part): every hour of data time the active candidate is chosen; the daily profile is
  * refitted every 6 hours and the weekly one daily (hourly until they first fit): decay the bin weights
@@ -43,10 +44,9 @@
  * cycle seen, no gap longer than 1/8 of the cycle) and has been evaluated out of sample for a day (daily) or
  * two days (weekly); the active candidate is the one with the smallest mean absolute prediction error (over
  * about 4 days, so that a weekly rhythm shows) after a complexity penalty (daily +5 %, weekly +10 %), with
- * 3 % hysteresis. So a series without rhythm stays
- * flat, a daily one switches to daily after about two days, a weekly one to weekly after about nine --
- * useful from the first hours (flat), better every cycle. A configured period forces that candidate once
- * its profile is fitted; until then the flat candidate answers.
+ * 3 % hysteresis. So a series without rhythm stays flat, a daily one switches to daily after about two
+ * days, a weekly one to weekly after about nine -- useful from the first hours (flat), better every cycle. A
+ * configured period forces that candidate once its profile is fitted; until then the flat candidate answers.
  *
  * Robustness. Samples past the boundary teach neither the levels nor the (mature) profile bins. A lasting
  * change of level is re-learned in bounded samples and time: once 4 consecutive samples over at least 15
@@ -553,11 +553,14 @@ static void recalibrate(const DetectorParams *p, SeasonalState *s, double t) {
         TailCal rare = s->tail;
         s->k = tail_recalibrate(&s->tail, t, p->threshold, TEST_SHARE, s->n);
         float k_rare = tail_recalibrate(&rare, t, p->threshold, TEST_SHARE * SAMPLE_RARITY, s->n);
-        /* The per-sample rarity alpha that tail_recalibrate() aims at, from the same sampling interval. */
+        /* The per-sample rarity alpha that tail_recalibrate() aims at, from the same sampling interval and
+         * within the same bounds (a threshold of hundreds of sigmas underflows erfc()). */
         double interval = s->tail.dt_mean > 0 ? s->tail.dt_mean : 300;
         double alpha = TEST_SHARE * erfc(p->threshold / M_SQRT2) * CLAMP(interval / 300, 1.0 / 3600, 12.0);
+        alpha = CLAMP(alpha, 1e-300 / SAMPLE_RARITY, 0.5);
         double ratio = gsl_cdf_ugaussian_Qinv(alpha * SAMPLE_RARITY / 2) / gsl_cdf_ugaussian_Qinv(alpha / 2);
-        s->k = (float) MAX(s->k, k_rare / ratio);
+        if (ratio > 0 && isfinite(ratio))
+                s->k = (float) MAX(s->k, k_rare / ratio);
         s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, TEST_SHARE, s->n);
         s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, TEST_SHARE, s->n);
         s->run_k = tail_recalibrate(&s->run_tail, t, p->threshold, TEST_SHARE, s->n);

@@ -416,6 +416,25 @@ static void test_seasonal_novelty(void **state) {
         det_done(&d);
 }
 
+static void test_seasonal_extreme_threshold(void **state) {
+        /* The largest threshold a rule may give (1000: the false-alarm rarity underflows a double and is
+         * held at 1e-300) still gives finite boundaries after the recalibrations, and neither noise nor a
+         * step of 20 sigmas raises anything. */
+        Det d;
+        double t = T0;
+        rng_seed(13);
+        det_new(&d, DETECTOR_TYPE_SEASONAL);
+        d.p.threshold = 1000;
+        det_start(&d);
+        for (unsigned i = 0; i < 3 * 288; i++, t += 300) {
+                Verdict v = feed(&d, t, (i < 2 * 288 ? 100 : 120) + gauss());
+                assert_false(v.anomalous);
+                if (!v.warming_up)
+                        assert_true(isfinite(v.lower) && isfinite(v.upper) && isfinite(v.score));
+        }
+        det_done(&d);
+}
+
 /* ---- threshold, burnrate, trend ---- */
 
 static void test_threshold(void **state) {
@@ -693,6 +712,7 @@ int main(void) {
                 cmocka_unit_test(test_seasonal_rhythm),
                 cmocka_unit_test(test_seasonal_lasting_shift),
                 cmocka_unit_test(test_seasonal_novelty),
+                cmocka_unit_test(test_seasonal_extreme_threshold),
                 cmocka_unit_test(test_threshold),
                 cmocka_unit_test(test_burnrate),
                 cmocka_unit_test(test_trend),
