@@ -31,7 +31,7 @@ typedef struct FieldDesc {
         size_t count;  /* 1 for scalars */
 } FieldDesc;
 
-#define FIELDS_MAX 64
+#define FIELDS_MAX 96
 #define FIELD(st, member, ft) \
         { #member, ft, offsetof(st, member), 1 }
 

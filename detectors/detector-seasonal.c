@@ -17,12 +17,21 @@
  * updates that skip samples past the boundary, the profile bins of this phase by clipped running means, a
  * per-phase relative noise level (noise often follows load), and each candidate's out-of-sample error.
  *
- * Judging. Three tests share the false-alarm budget (a third each): the sample itself (z = residual over the
- * phase's core sigma), a shift chart (an exponentially weighted mean of the clipped z, about 6 samples of
- * memory: a level shift too small for one sample) and a variance chart (the same of |z| minus its long-run
- * mean: a burst of noise). Each has its own boundary from tail calibration (detector-internal.h), so heavy
- * tails, recurring blips and a model that is a little off for hours do not alarm; the verdict reports the
- * most surprising of the three, scaled so that each boundary sits at |z| = threshold (Student-t(10) score).
+ * Judging. Four statistical tests, each calibrated at a third of the false-alarm budget, since they are
+ * three kinds of evidence: the sample itself (z = residual over the phase's core sigma) and a run test (the
+ * smallest same-signed z of the last 3 samples: a shift or a spike of a few samples, at a level where one
+ * sample would be unremarkable) judge the residuals at two lengths and count as one, a run being made of
+ * samples that are large too; a shift chart (an exponentially weighted mean of the clipped z, about 6
+ * samples of memory: a level shift too small for one sample) and a variance chart (the same of |z| minus its
+ * long-run mean, about 20 samples: a burst of noise). Each has its own boundary from tail calibration
+ * (detector-internal.h), so heavy tails, recurring blips and a model that is a little off for hours do not
+ * alarm; the sample test's boundary also carries a guard against heavy tails (recalibrate()). A fifth test
+ * needs no noise model: novelty, the median of the last 3 de-seasonalized values outside the envelope of
+ * everything the series has done in the past weeks (by 3 % of its width at the default threshold, for 3
+ * medians in a row). It catches what the residual tests cannot see on series whose noise is quantized,
+ * two-level, heavy-tailed or strongly autocorrelated: a move to where the series has not been. The verdict
+ * reports the most surprising test, scaled so that each boundary sits at |z| = threshold (Student-t(10)
+ * score).
  *
  * Periodic refit (GSL's part): every hour of data time the active candidate is chosen; the daily profile is
  * refitted every 6 hours and the weekly one daily (hourly until they first fit): decay the bin weights
@@ -33,27 +42,31 @@
  *
  * Periods. With `period` unset the candidates compete: a profile becomes eligible once it is fitted (a full
  * cycle seen, no gap longer than 1/8 of the cycle) and has been evaluated out of sample for a day (daily) or
- * two days (weekly); the active candidate is the one with the smallest mean absolute prediction error after
- * a complexity penalty (daily +5 %, weekly +10 %), with 3 % hysteresis. So a series without rhythm stays
- * flat, a daily one switches to daily after about two days, a weekly one to weekly after about nine --
- * useful from the first hours (flat), better every cycle. A configured period forces that candidate once
- * its profile is fitted; until then the flat candidate answers.
+ * two days (weekly); the active candidate is the one with the smallest mean absolute prediction error (over
+ * about 4 days, so that a weekly rhythm shows) after a complexity penalty (daily +5 %, weekly +10 %), with
+ * 3 % hysteresis. So a series without rhythm stays flat, a daily one switches to daily after about two
+ * days, a weekly one to weekly after about nine -- useful from the first hours (flat), better every cycle. A
+ * configured period forces that candidate once its profile is fitted; until then the flat candidate answers.
  *
  * Robustness. Samples past the boundary teach neither the levels nor the (mature) profile bins. A lasting
- * change of level is re-learned: once a run of samples beyond 1 core sigma on one side has lasted 3 hours
- * (and 5 samples), every level jumps by the run's mean residual; a moderate shift the shift chart flags is
- * followed by the levels (30 min half-life) and so resolves in about an hour. A lasting change of variance
- * widens the band step by step. Core sigmas never fall below 2 % of the series' overall spread (noise-free
- * series).
+ * change of level is re-learned in bounded samples and time: once 4 consecutive samples over at least 15
+ * minutes have alarmed on one side (past a candidate's boundary, or for the active candidate a run, shift or
+ * one-signed variance alarm), the shift is confirmed and the candidate's level jumps by their mean residual
+ * (learn_level()). So the alarm of a lasting shift is short -- its onset is the news -- and still long
+ * enough for a rule's `for:` of up to 15 minutes. Slower drifts: once a run of samples beyond 1 core sigma
+ * on one side has lasted 3 hours (and 5 samples), every level jumps by the run's mean residual; a moderate
+ * shift is followed by the levels (30 min half-life). A lasting change of variance widens the band step by
+ * step. Core sigmas never fall below 2 % of the series' overall spread (noise-free series).
  *
- * Memory (default, period detection): a 504-byte header (levels, scales, charts, three tail histograms) and
- * 4-byte floats per bin -- 5 per daily bin, 4 per weekly bin: 5 112 bytes per series. [1d] alone: 2 424
- * bytes; [1w] alone: 3 192; the worst case (resolution 1m): 32 KB. Profile floats hold deviations from the
- * level, so their precision is relative to the seasonal amplitude, not to the level.
+ * Memory (default, period detection): a 792-byte header (levels, scales, charts, four tail histograms, the
+ * novelty envelopes) and 4-byte floats per bin -- 5 per daily bin, 4 per weekly bin: 5 400 bytes per series.
+ * [1d] alone: 2 712 bytes; [1w] alone: 3 480; the worst case (resolution 1m): 32 KB. Profile floats hold
+ * deviations from the level, so their precision is relative to the seasonal amplitude, not to the level.
  *
  * Warm-up default: 2 hours and 24 samples.
  */
 #include <errno.h>
+#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
@@ -89,7 +102,7 @@ enum { M_FLAT, M_DAILY, M_WEEKLY, N_MODELS };
 #define HALFLIFE_LEVEL_SEASONAL (1800.0)
 #define HALFLIFE_REF (12 * 3600.0)
 #define HALFLIFE_SCALE (6 * 3600.0)
-#define HALFLIFE_ERR (2 * DAY)
+#define HALFLIFE_ERR (4 * DAY) /* a week's rhythm shows in the candidates' errors before they are compared */
 #define PROFILE_HALFLIFE_CYCLES 4.0
 #define BIN_PRIOR_WEIGHT 2.0 /* how many samples the harmonic fit is worth in a bin */
 #define BIN_MATURE_WEIGHT 3.0
@@ -98,10 +111,21 @@ enum { M_FLAT, M_DAILY, M_WEEKLY, N_MODELS };
 #define SPREAD_FLOOR 0.02
 #define STEP_SIGMAS 3.0 /* neighbouring bins further apart than this many core sigmas are a step */
 #define TEST_SHARE \
-        (1.0 / 3)        /* three tests per sample (the sample, two charts) share the false-alarm budget */
-#define CHART_ALPHA 0.15 /* about 6 samples of memory */
-#define CHART_CLIP 4.0   /* a single sample moves a chart by at most this many core sigmas */
+        (1.0 / 3) /* each test's part of the budget: three kinds of evidence (residuals, shift, variance) */
+#define SAMPLE_RARITY 0.01 /* the heavy-tail guard of the sample test: see recalibrate() */
+#define CHART_ALPHA 0.15   /* about 6 samples of memory */
+#define VAR_ALPHA 0.05     /* the variance chart: about 20 samples (a burst lasts; a blip does not) */
+#define CHART_CLIP 4.0     /* a single sample moves a chart by at most this many core sigmas */
 #define MOMENT_ALPHA (1.0 / 2048)
+#define RUN_LEN 3 /* the run test: every one of the last RUN_LEN samples beyond its level, on one side */
+#define CONFIRM_SAMPLES 4     /* a shift is confirmed after this many alarming samples on one side ... */
+#define CONFIRM_SECONDS 900.0 /* ... lasting at least this long */
+#define NOVELTY_MARGIN 0.03   /* beyond the envelope by this fraction of its width ... */
+#define NOVELTY_RUN 3         /* ... for this many medians in a row */
+#define NOVELTY_WARMUP DAY    /* the envelope needs a daily cycle before it means anything */
+#define NOVELTY_BULK_MADS 4.0 /* the envelope forgets down to the bulk: centre +- this many MADs */
+#define HALFLIFE_NOVELTY (28 * DAY)
+#define HALFLIFE_BULK DAY
 
 #define HARMONICS_DAILY 6
 #define HARMONICS_WEEKLY 5
@@ -119,10 +143,11 @@ enum {
 };
 
 /* Indices of the per-sample exponential decays, all for the same dt: computed once per new dt. */
-enum { DK_FLAT, DK_SEAS, DK_REF, DK_SCALE, DK_ERR, N_DECAYS };
+enum { DK_FLAT, DK_SEAS, DK_REF, DK_SCALE, DK_ERR, DK_NOVELTY, DK_BULK, N_DECAYS };
 
 static const double decay_halflife[N_DECAYS] = {
-        HALFLIFE_LEVEL_FLAT, HALFLIFE_LEVEL_SEASONAL, HALFLIFE_REF, HALFLIFE_SCALE, HALFLIFE_ERR,
+        HALFLIFE_LEVEL_FLAT, HALFLIFE_LEVEL_SEASONAL, HALFLIFE_REF,  HALFLIFE_SCALE,
+        HALFLIFE_ERR,        HALFLIFE_NOVELTY,        HALFLIFE_BULK,
 };
 
 typedef struct Chart {
@@ -164,6 +189,24 @@ typedef struct SeasonalState {
          * mean (a burst of noise). Each has its own calibrated boundary. */
         float abs_mean, sq_mean; /* long-run E|zc| and E zc^2 (clipped) */
         Chart shift, var;
+        /* The run test: the smallest same-signed z (core sigmas) of the last RUN_LEN samples, times
+         * sqrt(RUN_LEN); its calibrated boundary and tail histogram. */
+        float run_k;
+        uint32_t run_quiet;
+        float zprev[RUN_LEN - 1]; /* the previous samples' z, newest first */
+        TailCal run_tail;
+        /* Confirmation of a lasting shift, per candidate: consecutive alarming samples on one side (+/-),
+         * how long they have lasted and the sum of their residuals. */
+        int32_t conf[N_MODELS];
+        float conf_time[N_MODELS], conf_sum[N_MODELS];
+        /* The novelty test, per candidate (each removes its own seasonal part, so that a change of the
+         * active one is no novelty): the envelope [nov_lo, nov_hi] of the de-seasonalized value (median of
+         * the last three samples), widened at once by every new extreme and slowly forgetting down to the
+         * bulk, nov_mid +- NOVELTY_BULK_MADS nov_mad (a day's mean and mean absolute deviation). */
+        double nov_hi[N_MODELS], nov_lo[N_MODELS], nov_mid[N_MODELS], nov_mad[N_MODELS];
+        double nov_pend_hi, nov_pend_lo; /* the active candidate's pending excursion beyond its envelope */
+        int32_t nov_run;                 /* ... its consecutive novel medians on one side (+/-) */
+        float yprev[N_MODELS][2];        /* the previous two de-seasonalized values, newest first */
         /* then: daily arrays d_raw, d_w, d_harm, d_rel, d_val (bins_d floats each), weekly arrays w_raw,
          * w_w, w_harm, w_val (bins_w each); *_val is the bin's value (raw shrunk towards the harmonic fit),
          * kept up to date so that a lookup needs no division */
@@ -225,6 +268,7 @@ static void seasonal_init(const DetectorParams *p, void *state) {
         tail_init(&s->tail);
         chart_init(&s->shift);
         chart_init(&s->var);
+        tail_init(&s->run_tail);
         s->abs_mean = (float) (1 / MAD_TO_SIGMA);
         s->sq_mean = 1;
         float *rel = arr_d(p, s, A_REL);
@@ -466,7 +510,8 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
                 }
         }
 
-        /* Choose the active candidate. */
+        /* Choose the active candidate (a pending novelty excursion was the old one's). */
+        unsigned was = s->active;
         bool d_ok = s->flags & FLAG_DAILY_FIT;
         bool w_ok = (s->flags & FLAG_WEEKLY_FIT) && (!(layout & LAYOUT_DAILY) || d_ok);
         if (!(layout & LAYOUT_AUTO)) {
@@ -493,7 +538,32 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
                 }
                 s->active = best;
         }
+        if (s->active != was)
+                s->nov_run = 0;
         s->next_refit = t + REFIT_SECONDS;
+}
+
+/* Recalibrate the four tests' boundaries. The sample test carries a guard against heavy tails: its boundary
+ * is at least the one for a SAMPLE_RARITY times rarer event, divided by the ratio of those two quantiles for
+ * Gaussian noise. For Gaussian noise the guard is inert (a 5-sigma spike still alarms); for heavy tails,
+ * whose extrapolation beyond the data is the least certain part of the calibration and whose quantiles
+ * spread far apart, the boundary moves out: one sample of a latency with heavy-tailed noise must be far out
+ * to page, while a real spike of a few samples is the run test's (whose boundary needs no extrapolation). */
+static void recalibrate(const DetectorParams *p, SeasonalState *s, double t) {
+        TailCal rare = s->tail;
+        s->k = tail_recalibrate(&s->tail, t, p->threshold, TEST_SHARE, s->n);
+        float k_rare = tail_recalibrate(&rare, t, p->threshold, TEST_SHARE * SAMPLE_RARITY, s->n);
+        /* The per-sample rarity alpha that tail_recalibrate() aims at, from the same sampling interval and
+         * within the same bounds (a threshold of hundreds of sigmas underflows erfc()). */
+        double interval = s->tail.dt_mean > 0 ? s->tail.dt_mean : 300;
+        double alpha = TEST_SHARE * erfc(p->threshold / M_SQRT2) * CLAMP(interval / 300, 1.0 / 3600, 12.0);
+        alpha = CLAMP(alpha, 1e-300 / SAMPLE_RARITY, 0.5);
+        double ratio = gsl_cdf_ugaussian_Qinv(alpha * SAMPLE_RARITY / 2) / gsl_cdf_ugaussian_Qinv(alpha / 2);
+        if (ratio > 0 && isfinite(ratio))
+                s->k = (float) MAX(s->k, k_rare / ratio);
+        s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, TEST_SHARE, s->n);
+        s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, TEST_SHARE, s->n);
+        s->run_k = tail_recalibrate(&s->run_tail, t, p->threshold, TEST_SHARE, s->n);
 }
 
 /* ---- per sample ---- */
@@ -523,9 +593,20 @@ static inline double ew_rate(float *count, double one_minus_decay) {
 }
 
 /* Learn candidate m's level and global core scale from its residual r, unless r is past its boundary (k core
- * sigmas) or a shift is being watched (freeze). Levels and scales use decayed sample weights (the weight
- * behind an average halves every half-life): after a gap the old estimate still counts for what it was
- * worth, which a plain exponential average would forget at once. a_* are 1 - decay factors. */
+ * sigmas). Levels and scales use decayed sample weights (the weight behind an average halves every
+ * half-life): after a gap the old estimate still counts for what it was worth, which a plain exponential
+ * average would forget at once. a_* are 1 - decay factors.
+ *
+ * Samples past the boundary teach nothing (anomalies must not drag the baseline), so a lasting change of
+ * level needs an explicit rule: once CONFIRM_SAMPLES consecutive samples have alarmed on one side over at
+ * least CONFIRM_SECONDS, the shift is confirmed and the level jumps by their mean residual (for the active
+ * candidate an alarm of the run or shift test counts too, and one of the variance test with the residual's
+ * sign: a shift shows there first, while a burst of noise changes sign and is not confirmed; alarm_side).
+ * The alarm of a lasting shift thus ends after a bounded number of samples *and* a bounded time: 15 minutes
+ * (4 samples at 5-minute sampling) -- long enough for a rule's `for:` of up to 15 minutes to fire, short
+ * enough that the new normal is not reported for hours. Confirming the active seasonal candidate moves the
+ * reference level of the profiles too; a flat candidate's confirmations do not (on a rhythmic series they
+ * follow the rhythm). */
 static inline void learn_level(
         SeasonalState *s,
         unsigned m,
@@ -534,13 +615,15 @@ static inline void learn_level(
         double a_level,
         double a_scale,
         bool robust,
-        bool freeze,
-        double k) {
+        double k,
+        int alarm_side,
+        double dt) {
         double wl = s->level_w[m] * (1 - a_level) + 1, ws = s->scale_w[m] * (1 - a_scale) + 1;
+        bool past = robust && fabs(r) >= k * core;
         if (!robust) {
                 s->level[m] += r / wl;
                 s->scale[m] += (float) ((fabs(r) - s->scale[m]) / ws);
-        } else if (!freeze && fabs(r) < k * core) {
+        } else if (!past) {
                 s->level[m] += clamp_abs(r, HUBER_C * core) / wl;
                 s->scale[m] += (float) ((fabs(r) - s->scale[m]) / ws);
         } else {
@@ -549,6 +632,32 @@ static inline void learn_level(
         }
         s->level_w[m] = (float) wl;
         s->scale_w[m] = (float) ws;
+
+        int side = past ? (r > 0 ? 1 : -1) : alarm_side;
+        if (side == 0 || s->conf[m] == 0 || (s->conf[m] > 0) != (side > 0)) {
+                s->conf[m] = side;
+                s->conf_time[m] = 0;
+                s->conf_sum[m] = (float) r;
+                return;
+        }
+        s->conf[m] += side;
+        s->conf_time[m] += (float) dt;
+        s->conf_sum[m] += (float) r;
+        uint32_t len = (uint32_t) abs(s->conf[m]);
+        if (len < CONFIRM_SAMPLES || s->conf_time[m] < CONFIRM_SECONDS)
+                return;
+        double shift = s->conf_sum[m] / len;
+        s->level[m] += shift;
+        s->level_w[m] = MIN(s->level_w[m], (float) len);
+        if (m == s->active) {
+                if (m != M_FLAT) {
+                        s->ref += shift;
+                        s->ref_w = MIN(s->ref_w, (float) len);
+                }
+                s->run = 0;
+                s->shift.m = s->var.m = 0; /* the charts' memory is of the old level */
+        }
+        s->conf[m] = 0;
 }
 
 static inline void
@@ -606,6 +715,11 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->k = tail_recalibrate(&s->tail, t, p->threshold, TEST_SHARE, 1);
                 s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, TEST_SHARE, 1);
                 s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, TEST_SHARE, 1);
+                s->run_k = tail_recalibrate(&s->run_tail, t, p->threshold, TEST_SHARE, 1);
+                for (unsigned m = 0; m < N_MODELS; m++) {
+                        s->nov_hi[m] = s->nov_lo[m] = s->nov_mid[m] = x;
+                        s->yprev[m][0] = s->yprev[m][1] = (float) x;
+                }
                 verdict_skipped(v);
                 verdict_warming(v);
                 return DETECTOR_OK;
@@ -652,20 +766,105 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         /* Each chart is measured in its own core sigmas: the iid theory, or more where residuals are
          * autocorrelated (a model that is a little off for hours), so that the calibration sees a sane scale. */
         double sm = sqrt(MAX(s->sq_mean, 0.05) * CHART_ALPHA / (2 - CHART_ALPHA));
-        double sv = sqrt(MAX(s->sq_mean - s->abs_mean * s->abs_mean, 0.05) * CHART_ALPHA / (2 - CHART_ALPHA));
+        double sv = sqrt(MAX(s->sq_mean - s->abs_mean * s->abs_mean, 0.05) * VAR_ALPHA / (2 - VAR_ALPHA));
         sm = MAX(sm, s->shift.scale * MAD_TO_SIGMA);
         sv = MAX(sv, s->var.scale * MAD_TO_SIGMA);
         s->shift.m = (float) (s->shift.m + (zcc - s->shift.m) * CHART_ALPHA);
-        s->var.m = (float) (s->var.m + (fabs(zcc) - s->abs_mean - s->var.m) * CHART_ALPHA);
+        s->var.m = (float) (s->var.m + (fabs(zcc) - s->abs_mean - s->var.m) * VAR_ALPHA);
         double zm = s->shift.m / sm, zv = s->var.m / sv;
         bool shift_past = robust && chart_past(&s->shift, zm, p->direction);
 
-        /* The verdict: the most surprising of the sample and the charts, each scaled so that its boundary
-         * is at |z| = threshold. The band is the sample's. */
+        /* The run test: all of the last RUN_LEN samples beyond the same level on one side. Under independent
+         * noise its tail is that of one sample raised to the RUN_LEN-th power, so its boundary sits well
+         * inside the range the data shows (no extrapolation into a heavy tail): a shift or a spike of a few
+         * samples is caught at a level where a single sample would be unremarkable. The sqrt(RUN_LEN) scale
+         * brings it near a single z for the tail histogram's levels. */
+        double mup = zc, mdn = zc;
+        for (unsigned i = 0; i < RUN_LEN - 1; i++) {
+                mup = MIN(mup, s->zprev[i]);
+                mdn = MAX(mdn, s->zprev[i]);
+        }
+        double zr = (mup > 0 ? mup : mdn < 0 ? mdn : 0) * sqrt((double) RUN_LEN);
+        for (unsigned i = RUN_LEN - 2; i > 0; i--)
+                s->zprev[i] = s->zprev[i - 1];
+        s->zprev[0] = (float) clamp_abs(zc, 1e30);
+        bool run_past = robust && chart_watched(zr, p->direction) && fabs(zr) >= s->run_k;
+
+        /* The novelty test: has the series gone where it has not been for weeks? y is the value without a
+         * candidate's seasonal part (each candidate keeps its own envelope, so that a change of the active
+         * one is no novelty; the active one's is tested), and its median over three samples (one stray
+         * sample is no place) is compared with the envelope of all earlier ones; beyond it by NOVELTY_MARGIN
+         * of its width (at the default threshold 4, in proportion to the threshold) is novel, and
+         * NOVELTY_RUN novel medians in a row alarm. Then the envelope takes them in, so a new level alarms
+         * once, at its onset; an excursion that does not last is taken in without an alarm: a record of
+         * independent noise (which any series sets now and then, ever more rarely) never lasts three
+         * medians. The envelope slowly (HALFLIFE_NOVELTY) forgets old extremes down to the bulk of the last
+         * day. The test needs no noise model, so quantized, two-level and heavy-tailed series, whose
+         * calibrated boundaries must be wide, are judged by the same rule as smooth ones, and a creeping
+         * trend (each new extreme a little beyond the last) is no novelty. */
+        double znov = 0;
+        for (unsigned m = 0; m < N_MODELS; m++) {
+                if ((m == M_DAILY && !(layout & LAYOUT_DAILY)) || (m == M_WEEKLY && !(layout & LAYOUT_WEEKLY)))
+                        continue;
+                double y = x - (pred[m] - s->level[m]);
+                double y0 = s->yprev[m][0], y1 = s->yprev[m][1];
+                double ym = MAX(MIN(y, y0), MIN(MAX(y, y0), y1));
+                s->yprev[m][1] = s->yprev[m][0];
+                s->yprev[m][0] = (float) y;
+                s->nov_mid[m] += (ym - s->nov_mid[m]) * dk[DK_BULK];
+                s->nov_mad[m] += (fabs(y - s->nov_mid[m]) - s->nov_mad[m]) * dk[DK_BULK];
+                double keep = 1 - dk[DK_NOVELTY], hi = s->nov_mid[m] + NOVELTY_BULK_MADS * s->nov_mad[m],
+                       lo = s->nov_mid[m] - NOVELTY_BULK_MADS * s->nov_mad[m];
+                if (s->nov_hi[m] > hi)
+                        s->nov_hi[m] = hi + (s->nov_hi[m] - hi) * keep;
+                if (s->nov_lo[m] < lo)
+                        s->nov_lo[m] = lo + (s->nov_lo[m] - lo) * keep;
+                if (m != a) {
+                        s->nov_hi[m] = MAX(s->nov_hi[m], ym);
+                        s->nov_lo[m] = MIN(s->nov_lo[m], ym);
+                        continue;
+                }
+                double width = MAX(s->nov_hi[m] - s->nov_lo[m], 1e-12 * fabs(s->nov_mid[m]) + 1e-300);
+                double ex = ym > s->nov_hi[m] ? (ym - s->nov_hi[m]) / width
+                        : ym < s->nov_lo[m]   ? (ym - s->nov_lo[m]) / width
+                                              : 0;
+                double margin = NOVELTY_MARGIN * p->threshold / 4;
+                bool novel = fabs(ex) > margin && t - s->first_t >= NOVELTY_WARMUP;
+                int side = novel ? (ex > 0 ? 1 : -1) : 0;
+                if (side != 0 && s->nov_run != 0 && (s->nov_run > 0) == (side > 0)) {
+                        s->nov_run += side;
+                        s->nov_pend_hi = MAX(s->nov_pend_hi, ym);
+                        s->nov_pend_lo = MIN(s->nov_pend_lo, ym);
+                } else {
+                        if (s->nov_run != 0) { /* an excursion that did not last: a place seen now */
+                                s->nov_hi[m] = MAX(s->nov_hi[m], s->nov_pend_hi);
+                                s->nov_lo[m] = MIN(s->nov_lo[m], s->nov_pend_lo);
+                        }
+                        s->nov_run = side;
+                        s->nov_pend_hi = s->nov_pend_lo = ym;
+                }
+                if ((unsigned) abs(s->nov_run) >= NOVELTY_RUN) {
+                        znov = ex * (p->threshold / margin);
+                        s->nov_hi[m] = MAX(s->nov_hi[m], s->nov_pend_hi);
+                        s->nov_lo[m] = MIN(s->nov_lo[m], s->nov_pend_lo);
+                        s->nov_run = 0;
+                } else if (s->nov_run == 0) {
+                        s->nov_hi[m] = MAX(s->nov_hi[m], ym);
+                        s->nov_lo[m] = MIN(s->nov_lo[m], ym);
+                }
+        }
+
+        /* The verdict: the most surprising of the tests, each scaled so that its boundary is at
+         * |z| = threshold. The band is the sample's. */
         double zs = z;
         double zshift = zm * p->threshold / s->shift.k, zvar = MAX(zv, 0.0) * p->threshold / s->var.k;
+        double zrun = zr * p->threshold / s->run_k;
+        if (fabs(znov) > fabs(zs) && chart_watched(znov, p->direction))
+                zs = znov;
         if (fabs(zshift) > fabs(zs) && chart_watched(zshift, p->direction))
                 zs = zshift;
+        if (fabs(zrun) > fabs(zs) && chart_watched(zrun, p->direction))
+                zs = zrun;
         if (p->direction == DETECTOR_DIRECTION_BOTH && zvar > fabs(zs))
                 zs = zvar;
         v->expected = pred[a];
@@ -686,6 +885,9 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 quiet << FLAG_QUIET_SHIFT;
         chart_count(&s->shift, fabs(zm), fabs(zm) >= s->shift.k, warm, 1);
         chart_count(&s->var, MAX(zv, 0.0), zv >= s->var.k, warm, 2); /* one-sided */
+        if (fabs(zr) >= 2 && s->run_quiet == 0 && warm)
+                tail_count(&s->run_tail, fabs(zr));
+        s->run_quiet = fabs(zr) >= s->run_k ? TAIL_QUIET : s->run_quiet > 0 ? s->run_quiet - 1 : 0;
         if (robust && fabs(zm) < s->shift.k)
                 s->shift.scale =
                         (float) (s->shift.scale + (fabs(s->shift.m) - s->shift.scale) * MOMENT_ALPHA * 4);
@@ -712,15 +914,49 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->err[m] += (float) ((e - s->err[m]) * ew_rate(&s->err_w[m], dk[DK_ERR]));
         }
 
-        /* Levels and scales of every candidate, each judged by its own band. */
+        /* Levels and scales of every candidate, each judged by its own band; the active one's alarms of the
+         * multi-sample tests count towards confirming a shift. */
         double k = s->k;
-        learn_level(s, M_FLAT, x - pred[M_FLAT], core[M_FLAT], dk[DK_FLAT], dk[DK_SCALE], robust, false, k);
+        bool var_past = robust && p->direction == DETECTOR_DIRECTION_BOTH && zv >= s->var.k;
+        int alarm_side = shift_past ? (s->shift.m > 0 ? 1 : -1)
+                : run_past          ? (zr > 0 ? 1 : -1)
+                : var_past          ? (r > 0 ? 1 : -1)
+                                    : 0;
+        learn_level(
+                s,
+                M_FLAT,
+                x - pred[M_FLAT],
+                core[M_FLAT],
+                dk[DK_FLAT],
+                dk[DK_SCALE],
+                robust,
+                k,
+                a == M_FLAT ? alarm_side : 0,
+                dt);
         if (layout & LAYOUT_DAILY)
                 learn_level(
-                        s, M_DAILY, x - pred[M_DAILY], core[M_DAILY], dk[DK_SEAS], dk[DK_SCALE], robust, false, k);
+                        s,
+                        M_DAILY,
+                        x - pred[M_DAILY],
+                        core[M_DAILY],
+                        dk[DK_SEAS],
+                        dk[DK_SCALE],
+                        robust,
+                        k,
+                        a == M_DAILY ? alarm_side : 0,
+                        dt);
         if (layout & LAYOUT_WEEKLY)
                 learn_level(
-                        s, M_WEEKLY, x - pred[M_WEEKLY], core[M_WEEKLY], dk[DK_SEAS], dk[DK_SCALE], robust, false, k);
+                        s,
+                        M_WEEKLY,
+                        x - pred[M_WEEKLY],
+                        core[M_WEEKLY],
+                        dk[DK_SEAS],
+                        dk[DK_SCALE],
+                        robust,
+                        k,
+                        a == M_WEEKLY ? alarm_side : 0,
+                        dt);
 
         /* The reference level, the profiles and the per-phase scale (not from samples past the boundary). */
         double core_shape = core[(layout & LAYOUT_DAILY) ? M_DAILY : M_WEEKLY];
@@ -730,10 +966,11 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->ref += (robust ? clamp_abs(deseason - s->ref, HUBER_C * core_a) : deseason - s->ref) * ar;
         }
         /* The phase's relative noise: |residual| / global core sigma of the seasonal candidate in use (the
-         * daily one while the flat one answers), capped, from samples neither past the boundary nor inside a
-         * shift-chart alarm: recurring rough phases (the edges of a nightly job) are learned, a displaced
-         * level (which the chart sees within a few samples) does not widen the band it is judged by. */
-        if ((layout & LAYOUT_DAILY) && !outlier && !shift_past) {
+         * daily one while the flat one answers), capped, from samples neither past the boundary nor inside
+         * an alarm of any test: recurring rough phases (the edges of a nightly job) are learned, a displaced
+         * level (which the run and shift tests see within a few samples) does not widen the band it is
+         * judged by. */
+        if ((layout & LAYOUT_DAILY) && !outlier && !shift_past && !v->anomalous) {
                 float *rel = arr_d(p, s, A_REL);
                 double wb = arr_d(p, s, A_W)[bd] + 1;
                 unsigned m = a == M_FLAT ? M_DAILY : a;
@@ -798,11 +1035,8 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->n++;
         if (t >= s->next_refit) {
                 refit(p, s, t);
-                if (tail_due(&s->tail, t, s->n)) {
-                        s->k = tail_recalibrate(&s->tail, t, p->threshold, TEST_SHARE, s->n);
-                        s->shift.k = tail_recalibrate(&s->shift.tail, t, p->threshold, TEST_SHARE, s->n);
-                        s->var.k = tail_recalibrate(&s->var.tail, t, p->threshold, TEST_SHARE, s->n);
-                }
+                if (tail_due(&s->tail, t, s->n))
+                        recalibrate(p, s, t);
         }
         return DETECTOR_OK;
 }
@@ -847,6 +1081,21 @@ static size_t seasonal_describe(const DetectorParams *p, FieldDesc out[static FI
                 FIELD(SeasonalState, var.quiet, FIELD_U32),
                 FIELD(SeasonalState, var.scale, FIELD_F32),
                 TAIL_FIELDS(SeasonalState, var.tail),
+                FIELD(SeasonalState, run_k, FIELD_F32),
+                FIELD(SeasonalState, run_quiet, FIELD_U32),
+                { "zprev", FIELD_F32, offsetof(SeasonalState, zprev), RUN_LEN - 1 },
+                TAIL_FIELDS(SeasonalState, run_tail),
+                { "conf", FIELD_I32, offsetof(SeasonalState, conf), N_MODELS },
+                { "conf_time", FIELD_F32, offsetof(SeasonalState, conf_time), N_MODELS },
+                { "conf_sum", FIELD_F32, offsetof(SeasonalState, conf_sum), N_MODELS },
+                { "nov_hi", FIELD_F64, offsetof(SeasonalState, nov_hi), N_MODELS },
+                { "nov_lo", FIELD_F64, offsetof(SeasonalState, nov_lo), N_MODELS },
+                { "nov_mid", FIELD_F64, offsetof(SeasonalState, nov_mid), N_MODELS },
+                { "nov_mad", FIELD_F64, offsetof(SeasonalState, nov_mad), N_MODELS },
+                FIELD(SeasonalState, nov_pend_hi, FIELD_F64),
+                FIELD(SeasonalState, nov_pend_lo, FIELD_F64),
+                FIELD(SeasonalState, nov_run, FIELD_I32),
+                { "yprev", FIELD_F32, offsetof(SeasonalState, yprev), 2 * N_MODELS },
         };
         size_t n = ELEMENTSOF(f), bd = p->derived.bins_d, bw = p->derived.bins_w;
         memcpy(out, f, sizeof(f));
@@ -877,13 +1126,23 @@ static int seasonal_check(const DetectorParams *p, const void *state) {
             (s->flags & ~(7u | 0xffu << FLAG_QUIET_SHIFT)) || !(s->run_time >= 0) || !(s->k > 0) ||
             !isfinite(s->k) || tail_check(&s->tail) < 0 || !(s->shift.k > 0) || !isfinite(s->shift.k) ||
             !isfinite(s->shift.m) || tail_check(&s->shift.tail) < 0 || !(s->var.k > 0) ||
-            !isfinite(s->var.k) || !isfinite(s->var.m) || tail_check(&s->var.tail) < 0 || !(s->abs_mean >= 0) ||
-            !(s->sq_mean >= 0) || s->shift.quiet > TAIL_QUIET || s->var.quiet > TAIL_QUIET)
+            !isfinite(s->var.k) || !isfinite(s->var.m) || tail_check(&s->var.tail) < 0 ||
+            !(s->abs_mean >= 0) || !(s->sq_mean >= 0) || s->shift.quiet > TAIL_QUIET ||
+            s->var.quiet > TAIL_QUIET || !(s->run_k > 0) || !isfinite(s->run_k) ||
+            s->run_quiet > TAIL_QUIET || tail_check(&s->run_tail) < 0 || !isfinite(s->nov_pend_hi) ||
+            !isfinite(s->nov_pend_lo) || s->nov_run == INT32_MIN)
                 return -EBADMSG;
+        for (unsigned i = 0; i < RUN_LEN - 1; i++)
+                if (!isfinite(s->zprev[i]))
+                        return -EBADMSG;
         for (unsigned m = 0; m < N_MODELS; m++)
                 if (!isfinite(s->level[m]) || !(s->scale[m] >= 0) || !isfinite(s->scale[m]) ||
                     !(s->level_w[m] >= 0) || !(s->scale_w[m] >= 0) || !(s->err[m] >= 0) ||
-                    !isfinite(s->err[m]))
+                    !isfinite(s->err[m]) || s->conf[m] == INT32_MIN || !(s->conf_time[m] >= 0) ||
+                    !isfinite(s->conf_time[m]) || !isfinite(s->conf_sum[m]) || !isfinite(s->nov_mid[m]) ||
+                    !(s->nov_mad[m] >= 0) || !isfinite(s->nov_mad[m]) || !(s->nov_lo[m] <= s->nov_hi[m]) ||
+                    !isfinite(s->nov_lo[m]) || !isfinite(s->nov_hi[m]) || !isfinite(s->yprev[m][0]) ||
+                    !isfinite(s->yprev[m][1]))
                         return -EBADMSG;
         const float *bins = (const float *) (s + 1);
         size_t nb = D_ARRAYS * (size_t) p->derived.bins_d + W_ARRAYS * (size_t) p->derived.bins_w;

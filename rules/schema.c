@@ -965,10 +965,28 @@ static int parse_warmup(Ctx *x, DetectorSpec *d, const Node *v) {
         return 0;
 }
 
+/* One seasonal period: the detector models the daily and the weekly rhythm (phase bins of a day and of a
+ * week), so those are the periods a rule may name; anything else would pass here and be refused when the
+ * rule is loaded into the evaluator. */
+static int need_period(Ctx *x, const Node *v, usec_t *ret) {
+        int r = need_positive_duration(x, "period", v, ret);
+        if (r < 0)
+                return r;
+        if (*ret != USEC_PER_DAY && *ret != USEC_PER_WEEK) {
+                char a[DURATION_MAX];
+                err_at(x,
+                       v->loc,
+                       "'period' must be 1d or 1w (the daily and weekly rhythms the seasonal detector models); got %s",
+                       format_duration(a, sizeof(a), *ret));
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static int parse_period(Ctx *x, DetectorSpec *d, const Node *v) {
         int r;
         if (v->kind == NODE_SCALAR) {
-                r = need_positive_duration(x, "period", v, &d->periods_usec[0]);
+                r = need_period(x, v, &d->periods_usec[0]);
                 if (r < 0)
                         return r;
                 d->n_periods = 1;
@@ -985,7 +1003,7 @@ static int parse_period(Ctx *x, DetectorSpec *d, const Node *v) {
                 return -EINVAL;
         }
         for (size_t i = 0; i < v->n_items; i++) {
-                r = need_positive_duration(x, "period", v->items[i], &d->periods_usec[i]);
+                r = need_period(x, v->items[i], &d->periods_usec[i]);
                 if (r < 0)
                         return r;
                 if (i > 0 && d->periods_usec[i] == d->periods_usec[0]) {
@@ -1217,14 +1235,16 @@ static int parse_detector(Ctx *x, Rule *rule, RuleAux *aux, const Node *m, bool 
 
         switch (d->kind) {
         case DETECTOR_SEASONAL:
-                if (d->resolution_usec > 0)
-                        for (size_t i = 0; i < d->n_periods; i++)
-                                if (d->resolution_usec >= d->periods_usec[i]) {
-                                        err_at(x,
-                                               node_get(m, "resolution")->loc,
-                                               "'resolution' (the phase bin width) must be shorter than the period");
-                                        break;
-                                }
+                /* The detector's bounds: finer bins than a minute would hold too few samples each, coarser
+                 * ones than 6 h would blur a day into four values. */
+                if (d->resolution_usec > 0 &&
+                    (d->resolution_usec < USEC_PER_MINUTE || d->resolution_usec > 6 * USEC_PER_HOUR)) {
+                        char a[DURATION_MAX];
+                        err_at(x,
+                               node_get(m, "resolution")->loc,
+                               "'resolution' (the phase bin width) must be between 1m and 6h; got %s",
+                               format_duration(a, sizeof(a), d->resolution_usec));
+                }
                 break;
         case DETECTOR_THRESHOLD:
                 if (!d->has_above && !d->has_below && !node_get(m, "above") && !node_get(m, "below"))

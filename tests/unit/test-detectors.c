@@ -346,6 +346,95 @@ static void test_seasonal_rhythm(void **state) {
         det_done(&d);
 }
 
+/* ---- seasonal: a lasting shift alarms briefly; novelty on a two-level series ---- */
+
+static void test_seasonal_lasting_shift(void **state) {
+        /* 5-minute samples of N(100, 1) for ten days, then a 10-sigma step that lasts two days: the alarm
+         * starts at the step and ends once the shift is confirmed (4 samples over at least 15 minutes),
+         * instead of reporting the new normal for hours; the return two days later is reported the same way,
+         * and the day after it is quiet. */
+        const double dt = 300;
+        Det d;
+        double t = T0;
+        rng_seed(11);
+        det_new(&d, DETECTOR_TYPE_SEASONAL);
+        det_start(&d);
+        assert_int_equal(feed_noise(&d, &t, 10 * 288, dt, 100, 1, 3 * 288), 0);
+        unsigned first = UINT32_MAX, alarms = 0;
+        for (unsigned i = 0; i < 2 * 288; i++, t += dt) {
+                Verdict v = feed(&d, t, 110 + gauss());
+                if (v.anomalous) {
+                        alarms++;
+                        if (first == UINT32_MAX)
+                                first = i;
+                }
+        }
+        print_message(
+                "seasonal: 10-sigma step caught at sample %u, %u anomalous samples in two days\n",
+                first,
+                alarms);
+        assert_int_equal(first, 0);
+        assert_true(alarms <= 6);
+        unsigned back = feed_noise(&d, &t, 288, dt, 100, 1, 0);
+        print_message("seasonal: %u anomalous samples on the day of the return\n", back);
+        assert_true(back >= 1 && back <= 6);
+        assert_int_equal(feed_noise(&d, &t, 288, dt, 100, 1, 0), 0);
+        det_done(&d);
+}
+
+static void test_seasonal_novelty(void **state) {
+        /* A two-level series (a host that is either idle at 10 or busy at 20, switching every hour or so,
+         * with quantized noise of 0.5) for two weeks: its residuals are bimodal, so the calibrated
+         * boundaries sit wide. A move to 35 -- where the series has never been -- is still caught within 3
+         * samples (by the novelty test at the latest: three medians of three beyond the envelope), and the
+         * two weeks before it raise nothing after warm-up. */
+        const double dt = 300;
+        Det d;
+        double t = T0;
+        bool busy = false;
+        unsigned early = 0;
+        rng_seed(12);
+        det_new(&d, DETECTOR_TYPE_SEASONAL);
+        det_start(&d);
+        for (unsigned i = 0; i < 14 * 288; i++, t += dt) {
+                if (uniform() < 1.0 / 12)
+                        busy = !busy;
+                double x = (busy ? 20 : 10) + 0.5 * floor(2 * gauss() + 0.5);
+                Verdict v = feed(&d, t, x);
+                if (i >= 2 * 288 && v.anomalous)
+                        early++;
+        }
+        assert_int_equal(early, 0);
+        unsigned first = UINT32_MAX;
+        for (unsigned i = 0; i < 12; i++, t += dt) {
+                Verdict v = feed(&d, t, 35 + 0.5 * floor(2 * gauss() + 0.5));
+                if (v.anomalous && first == UINT32_MAX)
+                        first = i;
+        }
+        print_message("seasonal: a two-level series at a new level, caught after %u samples\n", first);
+        assert_true(first <= 3);
+        det_done(&d);
+}
+
+static void test_seasonal_extreme_threshold(void **state) {
+        /* The largest threshold a rule may give (1000: the false-alarm rarity underflows a double and is
+         * held at 1e-300) still gives finite boundaries after the recalibrations, and neither noise nor a
+         * step of 20 sigmas raises anything. */
+        Det d;
+        double t = T0;
+        rng_seed(13);
+        det_new(&d, DETECTOR_TYPE_SEASONAL);
+        d.p.threshold = 1000;
+        det_start(&d);
+        for (unsigned i = 0; i < 3 * 288; i++, t += 300) {
+                Verdict v = feed(&d, t, (i < 2 * 288 ? 100 : 120) + gauss());
+                assert_false(v.anomalous);
+                if (!v.warming_up)
+                        assert_true(isfinite(v.lower) && isfinite(v.upper) && isfinite(v.score));
+        }
+        det_done(&d);
+}
+
 /* ---- threshold, burnrate, trend ---- */
 
 static void test_threshold(void **state) {
@@ -565,9 +654,10 @@ static void test_save_load(void **state) {
                 size_t n = detector_state_size(&a.p);
                 _cleanup_free_ void *before = malloc(n);
                 memcpy(before, b.state, n);
+                uint8_t version = buf[3];
                 buf[3] = 99;
                 assert_int_equal(detector_state_load(&b.p, b.state, buf, need), -EPROTONOSUPPORT);
-                buf[3] = 1;
+                buf[3] = version;
                 DetectorParams other = a.p;
                 other.threshold = 5;
                 assert_int_equal(detector_params_prepare(&other), 0);
@@ -620,6 +710,9 @@ int main(void) {
                 cmocka_unit_test(test_seasonal_flat),
                 cmocka_unit_test(test_cusum),
                 cmocka_unit_test(test_seasonal_rhythm),
+                cmocka_unit_test(test_seasonal_lasting_shift),
+                cmocka_unit_test(test_seasonal_novelty),
+                cmocka_unit_test(test_seasonal_extreme_threshold),
                 cmocka_unit_test(test_threshold),
                 cmocka_unit_test(test_burnrate),
                 cmocka_unit_test(test_trend),
