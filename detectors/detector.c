@@ -201,6 +201,9 @@ int detector_params_prepare(DetectorParams *p) {
                 p->derived.warmup_seconds = p->warmup_seconds;
                 p->derived.warmup_samples = p->warmup_samples;
         }
+        int e;
+        if (feq(frexp(p->threshold, &e), 0.5)) /* a power of two: 1/threshold is exact */
+                p->derived.threshold_inv_exact = 1 / p->threshold;
         p->derived.state_size = (p->derived.state_size + 7) & ~(size_t) 7;
         p->derived.hash = params_hash(p);
         p->derived.prepared = true;
@@ -239,13 +242,22 @@ int detector_update(const DetectorParams *p, void *state, const DetectorSample *
         }
 }
 
+/* ---- hot-path helpers, out of line ---- */
+
+__attribute__((cold)) double decay_refresh(double dt, double rate, double *cache_dt, double *cache_factor) {
+        double f = exp(-dt * rate);
+        *cache_dt = dt;
+        *cache_factor = f;
+        return f;
+}
+
 /* ---- score ---- */
 
 double detector_score_from_p(double p) {
         if (!(p < 1)) /* also NaN: treat as unremarkable */
                 return 0;
-        if (p < 1e-300)
-                p = 1e-300;
+        if (p < 1e-17) /* -log10(p) / 16 > 1: saturated, no log10() needed */
+                return 1;
         double s = -log10(p) / 16;
         return s > 1 ? 1 : s;
 }
