@@ -123,21 +123,22 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
         v->lower = s->mean - p->threshold * sigma;
         v->upper = s->mean + p->threshold * sigma;
         v->warming_up = false;
+        /* Warm-up and the tail histogram (except near samples past the boundary). The common case -- warm,
+         * no quiet period, a calm sample after a calm one -- changes nothing and counts nothing. */
         bool warming = false;
-        if (_unlikely_(!(s->flags & EWMA_WARM))) {
-                if (detector_is_warm(p, s->n, t - s->first_t))
-                        s->flags |= EWMA_WARM;
-                else
-                        warming = true;
+        if (_unlikely_(s->flags != (EWMA_WARM | EWMA_CALM) || azc >= 2 || past)) {
+                if (!(s->flags & EWMA_WARM)) {
+                        if (detector_is_warm(p, s->n, t - s->first_t))
+                                s->flags |= EWMA_WARM;
+                        else
+                                warming = true;
+                }
+                uint32_t quiet = (s->flags >> EWMA_QUIET_SHIFT) & 0xff;
+                if (azc >= 2 && (s->flags & EWMA_WARM) && tail_counts_now(past, s->flags & EWMA_CALM, quiet))
+                        tail_count(&s->tail, azc);
+                quiet = past ? TAIL_QUIET : quiet > 0 ? quiet - 1 : 0;
+                s->flags = (s->flags & EWMA_WARM) | (azc < 2 ? EWMA_CALM : 0) | quiet << EWMA_QUIET_SHIFT;
         }
-
-        /* The tail histogram, except near samples past the boundary. */
-        uint32_t quiet = (s->flags >> EWMA_QUIET_SHIFT) & 0xff;
-        if (_unlikely_(azc >= 2) && (s->flags & EWMA_WARM) &&
-            tail_counts_now(past, s->flags & EWMA_CALM, quiet))
-                tail_count(&s->tail, azc);
-        quiet = past ? TAIL_QUIET : quiet > 0 ? quiet - 1 : 0;
-        s->flags = (s->flags & EWMA_WARM) | (azc < 2 ? EWMA_CALM : 0) | quiet << EWMA_QUIET_SHIFT;
 
         /* Learn. */
         double w = s->weight * d + 1, a = 1 / w;

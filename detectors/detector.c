@@ -221,25 +221,21 @@ void detector_state_init(const DetectorParams *p, void *state) {
         kinds[p->type]->init(p, state);
 }
 
+/* The per-sample entry points in one flat table: one load and one indirect call per sample. */
+static int (*const update_of[_DETECTOR_TYPE_MAX])(
+        const DetectorParams *, void *, const DetectorSample *, Verdict *) = {
+        [DETECTOR_TYPE_EWMA] = detector_ewma_update,
+        [DETECTOR_TYPE_SEASONAL] = detector_seasonal_update,
+        [DETECTOR_TYPE_THRESHOLD] = detector_threshold_update,
+        [DETECTOR_TYPE_CUSUM] = detector_cusum_update,
+        [DETECTOR_TYPE_BURNRATE] = detector_burnrate_update,
+        [DETECTOR_TYPE_TREND] = detector_trend_update,
+};
+
 int detector_update(const DetectorParams *p, void *state, const DetectorSample *s, Verdict *ret) {
-        if (_unlikely_(!p->derived.prepared))
+        if (_unlikely_(!p->derived.prepared || (unsigned) p->type >= _DETECTOR_TYPE_MAX))
                 return -EINVAL;
-        switch (p->type) {
-        case DETECTOR_TYPE_EWMA:
-                return detector_ewma_update(p, state, s, ret);
-        case DETECTOR_TYPE_SEASONAL:
-                return detector_seasonal_update(p, state, s, ret);
-        case DETECTOR_TYPE_THRESHOLD:
-                return detector_threshold_update(p, state, s, ret);
-        case DETECTOR_TYPE_CUSUM:
-                return detector_cusum_update(p, state, s, ret);
-        case DETECTOR_TYPE_BURNRATE:
-                return detector_burnrate_update(p, state, s, ret);
-        case DETECTOR_TYPE_TREND:
-                return detector_trend_update(p, state, s, ret);
-        default:
-                return -EINVAL;
-        }
+        return update_of[p->type](p, state, s, ret);
 }
 
 /* ---- hot-path helpers, out of line ---- */
