@@ -142,7 +142,8 @@ int detector_cusum_update(const DetectorParams *p, void *state, const DetectorSa
         v->expected = s->mean;
         v->lower = s->mean - p->threshold * sigma;
         v->upper = s->mean + p->threshold * sigma;
-        v->p = MIN(1.0, m * exp(-2 * k * stat * p->derived.cusum_h / h));
+        /* In control both statistics are often exactly 0, and then p is exactly 1 (no exp() needed). */
+        v->p = stat > 0 ? MIN(1.0, m * exp(-2 * k * stat * p->derived.cusum_h / h)) : 1;
         v->score = detector_score_from_p(v->p);
         v->anomalous = stat >= h;
         if (!warm)

@@ -85,8 +85,11 @@ static inline bool recal_due(uint32_t n) {
         return (n & 4095) == 0 || (n < 4096 && n >= 16 && (n & (n - 1)) == 0);
 }
 
-int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSample *sample, Verdict *v) {
-        EwmaState *s = state;
+int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSample *sample, Verdict *verdict) {
+        /* The state, the verdict and the parameters never overlap: telling the compiler so lets it keep
+         * state in registers across the verdict's stores. */
+        EwmaState *restrict s = state;
+        Verdict *restrict v = verdict;
         double x = sample->x, t = sample->t;
 
         if (_unlikely_(!isfinite(x) || !isfinite(t))) {
@@ -112,7 +115,7 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
         double dt = t - s->last_t;
         double d = decay_cached(dt, p->derived.decay_rate, &s->cache_dt, &s->cache_decay);
         double core = sigma_floor(s->scale * MAD_TO_SIGMA, s->mean);
-        double sigma = core * s->k / p->threshold;
+        double sigma = div_threshold(p, core * s->k);
         double r = x - s->mean, z = r / sigma, zc = r / core, azc = fabs(zc);
         bool past = azc >= s->k;
 
@@ -120,21 +123,22 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
         v->lower = s->mean - p->threshold * sigma;
         v->upper = s->mean + p->threshold * sigma;
         v->warming_up = false;
-        v->anomalous = verdict_from_z(p, z, v);
-        if (_unlikely_(!(s->flags & EWMA_WARM))) {
-                if (detector_is_warm(p, s->n, t - s->first_t))
-                        s->flags |= EWMA_WARM;
-                else
-                        verdict_warming(v);
+        /* Warm-up and the tail histogram (except near samples past the boundary). The common case -- warm,
+         * no quiet period, a calm sample after a calm one -- changes nothing and counts nothing. */
+        bool warming = false;
+        if (_unlikely_(s->flags != (EWMA_WARM | EWMA_CALM) || azc >= 2 || past)) {
+                if (!(s->flags & EWMA_WARM)) {
+                        if (detector_is_warm(p, s->n, t - s->first_t))
+                                s->flags |= EWMA_WARM;
+                        else
+                                warming = true;
+                }
+                uint32_t quiet = (s->flags >> EWMA_QUIET_SHIFT) & 0xff;
+                if (azc >= 2 && (s->flags & EWMA_WARM) && tail_counts_now(past, s->flags & EWMA_CALM, quiet))
+                        tail_count(&s->tail, azc);
+                quiet = past ? TAIL_QUIET : quiet > 0 ? quiet - 1 : 0;
+                s->flags = (s->flags & EWMA_WARM) | (azc < 2 ? EWMA_CALM : 0) | quiet << EWMA_QUIET_SHIFT;
         }
-
-        /* The tail histogram, except near samples past the boundary. */
-        uint32_t quiet = (s->flags >> EWMA_QUIET_SHIFT) & 0xff;
-        if (_unlikely_(azc >= 2) && (s->flags & EWMA_WARM) &&
-            tail_counts_now(past, s->flags & EWMA_CALM, quiet))
-                tail_count(&s->tail, azc);
-        quiet = past ? TAIL_QUIET : quiet > 0 ? quiet - 1 : 0;
-        s->flags = (s->flags & EWMA_WARM) | (azc < 2 ? EWMA_CALM : 0) | quiet << EWMA_QUIET_SHIFT;
 
         /* Learn. */
         double w = s->weight * d + 1, a = 1 / w;
@@ -177,6 +181,11 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
                 s->n++;
         if (_unlikely_(recal_due(s->n)))
                 s->k = tail_recalibrate(&s->tail, t, p->threshold, 1, s->n);
+
+        /* The score last: its long chain of dependent operations then overlaps the next sample's work. */
+        v->anomalous = verdict_from_z(p, z, v);
+        if (_unlikely_(warming))
+                verdict_warming(v);
         return DETECTOR_OK;
 }
 

@@ -78,14 +78,21 @@ static inline bool feq(double a, double b) {
 }
 
 /* exp(-dt * rate), remembering the last (dt, factor) pair: with regular sampling dt repeats exactly and the
- * exponential is computed once per series, not once per sample. */
+ * exponential is computed once per series, not once per sample. The exponential is out of line, so that the
+ * common path has no call (and no registers to save around one). */
+double decay_refresh(double dt, double rate, double *cache_dt, double *cache_factor);
+
 static inline double decay_cached(double dt, double rate, double *cache_dt, double *cache_factor) {
-        if (feq(dt, *cache_dt))
+        if (_likely_(feq(dt, *cache_dt)))
                 return *cache_factor;
-        double f = exp(-dt * rate);
-        *cache_dt = dt;
-        *cache_factor = f;
-        return f;
+        return decay_refresh(dt, rate, cache_dt, cache_factor);
+}
+
+/* v / threshold, as a multiplication where that is exact (detector_params_prepare()): a division is the
+ * slowest step on the way from a sample to its score. */
+static inline double div_threshold(const DetectorParams *p, double v) {
+        double inv = p->derived.threshold_inv_exact;
+        return inv > 0 ? v * inv : v / p->threshold;
 }
 
 /* Warm-up: both the sample count and the data time must be reached. */
@@ -97,7 +104,10 @@ extern const double detector_tail_table[][5];
 double detector_tail_neglog10_slow(double z);
 
 /* -log10 of the two-sided t(10) tail at |z| (z >= 0), and p. Below z = 16 a generated table of cubics
- * (error < 1e-8 in -log10 p; three multiply-adds); above it the exact series. */
+ * (error < 1e-8 in -log10 p; three multiply-adds); above it the exact series. This is on every sample's
+ * path, and its latency (not its instruction count) is what limits throughput: the exponential for p is a
+ * degree-5 Taylor polynomial evaluated in Estrin's form (two short chains instead of one long one; its
+ * truncation error, 3e-9 relative, is far larger than the rounding differences between the two forms). */
 static inline double tail_neglog10(double z, double *ret_p) {
         if (z < 16.0) {
                 double u = z * 16.0;
@@ -106,8 +116,8 @@ static inline double tail_neglog10(double z, double *ret_p) {
                 const double *c = detector_tail_table[i];
                 double f = c[0] + s * (c[1] + s * (c[2] + s * c[3]));
                 /* p from the interval's left end: p = p_i * 10^-(f - f_i), with 0 <= f - f_i < 0.05. */
-                double d = (f - c[0]) * -2.302585092994046;
-                *ret_p = c[4] * (1 + d * (1 + d * (0.5 + d * (1.0 / 6 + d * (1.0 / 24 + d * (1.0 / 120))))));
+                double d = (f - c[0]) * -2.302585092994046, d2 = d * d;
+                *ret_p = c[4] * ((1 + d) + d2 * ((0.5 + d * (1.0 / 6)) + d2 * (1.0 / 24 + d * (1.0 / 120))));
                 return f;
         }
         double f = detector_tail_neglog10_slow(z);
@@ -254,10 +264,15 @@ static inline void verdict_warming(Verdict *v) {
         v->p = 1;
 }
 
-static inline float clampf_abs(double v, double lim) {
-        return (float) (v > lim ? lim : v < -lim ? -lim : v);
+/* v clipped to [-lim, lim] (lim >= 0; NaN stays NaN). Written as two selects that map exactly onto minsd and
+ * maxsd (each returns its second operand when unordered), so that no branch depends on the data: whether a
+ * residual is clipped is a coin toss on heavy-tailed data. Same results as v > lim ? lim : v < -lim ? -lim
+ * : v. */
+static inline double clamp_abs(double v, double lim) {
+        double c = lim < v ? lim : v;
+        return -lim > c ? -lim : c;
 }
 
-static inline double clamp_abs(double v, double lim) {
-        return v > lim ? lim : v < -lim ? -lim : v;
+static inline float clampf_abs(double v, double lim) {
+        return (float) clamp_abs(v, lim);
 }

@@ -201,6 +201,9 @@ int detector_params_prepare(DetectorParams *p) {
                 p->derived.warmup_seconds = p->warmup_seconds;
                 p->derived.warmup_samples = p->warmup_samples;
         }
+        int e;
+        if (feq(frexp(p->threshold, &e), 0.5)) /* a power of two: 1/threshold is exact */
+                p->derived.threshold_inv_exact = 1 / p->threshold;
         p->derived.state_size = (p->derived.state_size + 7) & ~(size_t) 7;
         p->derived.hash = params_hash(p);
         p->derived.prepared = true;
@@ -218,25 +221,30 @@ void detector_state_init(const DetectorParams *p, void *state) {
         kinds[p->type]->init(p, state);
 }
 
+/* The per-sample entry points in one flat table: one load and one indirect call per sample. */
+static int (*const update_of[_DETECTOR_TYPE_MAX])(
+        const DetectorParams *, void *, const DetectorSample *, Verdict *) = {
+        [DETECTOR_TYPE_EWMA] = detector_ewma_update,
+        [DETECTOR_TYPE_SEASONAL] = detector_seasonal_update,
+        [DETECTOR_TYPE_THRESHOLD] = detector_threshold_update,
+        [DETECTOR_TYPE_CUSUM] = detector_cusum_update,
+        [DETECTOR_TYPE_BURNRATE] = detector_burnrate_update,
+        [DETECTOR_TYPE_TREND] = detector_trend_update,
+};
+
 int detector_update(const DetectorParams *p, void *state, const DetectorSample *s, Verdict *ret) {
-        if (_unlikely_(!p->derived.prepared))
+        if (_unlikely_(!p->derived.prepared || (unsigned) p->type >= _DETECTOR_TYPE_MAX))
                 return -EINVAL;
-        switch (p->type) {
-        case DETECTOR_TYPE_EWMA:
-                return detector_ewma_update(p, state, s, ret);
-        case DETECTOR_TYPE_SEASONAL:
-                return detector_seasonal_update(p, state, s, ret);
-        case DETECTOR_TYPE_THRESHOLD:
-                return detector_threshold_update(p, state, s, ret);
-        case DETECTOR_TYPE_CUSUM:
-                return detector_cusum_update(p, state, s, ret);
-        case DETECTOR_TYPE_BURNRATE:
-                return detector_burnrate_update(p, state, s, ret);
-        case DETECTOR_TYPE_TREND:
-                return detector_trend_update(p, state, s, ret);
-        default:
-                return -EINVAL;
-        }
+        return update_of[p->type](p, state, s, ret);
+}
+
+/* ---- hot-path helpers, out of line ---- */
+
+__attribute__((cold)) double decay_refresh(double dt, double rate, double *cache_dt, double *cache_factor) {
+        double f = exp(-dt * rate);
+        *cache_dt = dt;
+        *cache_factor = f;
+        return f;
 }
 
 /* ---- score ---- */
@@ -244,8 +252,8 @@ int detector_update(const DetectorParams *p, void *state, const DetectorSample *
 double detector_score_from_p(double p) {
         if (!(p < 1)) /* also NaN: treat as unremarkable */
                 return 0;
-        if (p < 1e-300)
-                p = 1e-300;
+        if (p < 1e-17) /* -log10(p) / 16 > 1: saturated, no log10() needed */
+                return 1;
         double s = -log10(p) / 16;
         return s > 1 ? 1 : s;
 }

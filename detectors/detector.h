@@ -94,6 +94,9 @@ typedef struct DetectorParams {
                 double warmup_seconds; /* effective warm-up: both must be reached */
                 uint64_t warmup_samples;
                 double decay_rate; /* ln 2 / half-life, of the kind's main baseline */
+                /* 1/threshold when dividing by threshold is exactly multiplying by it (a power of two, such
+                 * as the default 4), else 0: the hot paths then multiply, with bit-identical results. */
+                double threshold_inv_exact;
                 /* cusum */
                 double cusum_k, cusum_h; /* reference value and decision interval, in sigmas per sample */
                 /* seasonal */

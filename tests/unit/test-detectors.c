@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detector-internal.h"
 #include "detector.h"
 #include "macro.h"
 
@@ -118,6 +119,69 @@ static void test_score(void **state) {
         assert_true(detector_score_from_p(NAN) <= 0);
         assert_true(detector_score_from_p(0) >= 1);
         assert_true(fabs(detector_score_from_p(1e-8) - 0.5) < 1e-12);
+}
+
+/* ---- hot-path shortcuts: the same results as the plain expressions they replace ---- */
+
+static bool same_bits(double a, double b) {
+        return memcmp(&a, &b, sizeof(a)) == 0 || (isnan(a) && isnan(b));
+}
+
+static void test_fast_paths(void **state) {
+        /* p from the tail table: Estrin's form of the exponential's polynomial against Horner's. */
+        for (double z = 1e-3; z < 16; z += 0.00731) {
+                double p, f = tail_neglog10(z, &p);
+                const double *c = detector_tail_table[(int) (z * 16)];
+                double d = (f - c[0]) * -2.302585092994046;
+                double horner = c[4] *
+                        (1 + d * (1 + d * (0.5 + d * (1.0 / 6 + d * (1.0 / 24 + d * (1.0 / 120))))));
+                if (fabs(p - horner) > 1e-15 * horner)
+                        fail_msg("z=%.17g: p=%.17g, Horner %.17g", z, p, horner);
+        }
+
+        /* Division by a power-of-two threshold as a multiplication: bit-identical. */
+        static const double pow2[] = { 0.25, 0.5, 1, 2, 4, 8, 64, 512 }, other[] = { 3, 4.5, 0.3, 1000 };
+        rng_seed(7);
+        for (size_t i = 0; i < ELEMENTSOF(pow2); i++) {
+                DetectorParams p;
+                detector_params_init(&p, DETECTOR_TYPE_EWMA);
+                p.threshold = pow2[i];
+                assert_int_equal(detector_params_prepare(&p), 0);
+                assert_true(p.derived.threshold_inv_exact > 0);
+                for (int j = 0; j < 20000; j++) {
+                        uint64_t bits = rng();
+                        double v;
+                        memcpy(&v, &bits, sizeof(v)); /* any double: subnormal, huge, NaN, Inf */
+                        if (!same_bits(div_threshold(&p, v), v / pow2[i]))
+                                fail_msg("%.17g / %g", v, pow2[i]);
+                }
+        }
+        for (size_t i = 0; i < ELEMENTSOF(other); i++) {
+                DetectorParams p;
+                detector_params_init(&p, DETECTOR_TYPE_SEASONAL);
+                p.threshold = other[i];
+                assert_int_equal(detector_params_prepare(&p), 0);
+                assert_true(p.derived.threshold_inv_exact <= 0);
+                assert_true(same_bits(div_threshold(&p, 1.2345), 1.2345 / other[i]));
+        }
+
+        /* Branch-free clipping against the conditional it replaces. */
+        static const double vs[] = { 0.0,    -0.0,    1,     -1,     2.5,      -2.5,      3,  -3,
+                                     1e-310, -1e-310, 1e300, -1e300, INFINITY, -INFINITY, NAN },
+                            lims[] = { 0, 1e-300, 1, 2.5, 1e300, INFINITY };
+        for (size_t i = 0; i < ELEMENTSOF(vs); i++)
+                for (size_t j = 0; j < ELEMENTSOF(lims); j++) {
+                        double v = vs[i], lim = lims[j];
+                        double old = v > lim ? lim : v < -lim ? -lim : v;
+                        if (!same_bits(clamp_abs(v, lim), old))
+                                fail_msg("clamp_abs(%g, %g) = %g, want %g", v, lim, clamp_abs(v, lim), old);
+                }
+
+        /* The saturated score without log10(). */
+        for (double p = 1e-30; p < 1; p *= 1.37) {
+                double old = -log10(MAX(p, 1e-300)) / 16;
+                assert_true(same_bits(detector_score_from_p(p), old > 1 ? 1 : old));
+        }
 }
 
 static void test_params(void **state) {
@@ -705,6 +769,7 @@ int main(void) {
         gsl_set_error_handler_off();
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_score),
+                cmocka_unit_test(test_fast_paths),
                 cmocka_unit_test(test_params),
                 cmocka_unit_test(test_ewma),
                 cmocka_unit_test(test_seasonal_flat),
