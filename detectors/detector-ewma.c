@@ -134,7 +134,8 @@ int detector_ewma_update(const DetectorParams *p, void *state, const DetectorSam
                                 warming = true;
                 }
                 uint32_t quiet = (s->flags >> EWMA_QUIET_SHIFT) & 0xff;
-                if (azc >= 2 && (s->flags & EWMA_WARM) && tail_counts_now(past, s->flags & EWMA_CALM, quiet))
+                if (azc >= 2 && (s->flags & EWMA_WARM) && tail_counts_now(past, s->flags & EWMA_CALM, quiet) &&
+                    (!past || tail_claim_past(&s->tail, t)))
                         tail_count(&s->tail, azc);
                 quiet = past ? TAIL_QUIET : quiet > 0 ? quiet - 1 : 0;
                 s->flags = (s->flags & EWMA_WARM) | (azc < 2 ? EWMA_CALM : 0) | quiet << EWMA_QUIET_SHIFT;

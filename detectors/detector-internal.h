@@ -166,16 +166,22 @@ static inline bool verdict_from_z(const DetectorParams *p, double z, Verdict *v)
  * always inside. Only samples after warm-up count (a young scale makes meaningless z). k is
  * never below the Gaussian quantile of alpha. A sample past the boundary counts when the sample before it
  * was calm (within 2 core sigmas) or none was past in the TAIL_QUIET samples before it; other exceedances do
- * not count in the TAIL_QUIET samples after one past the boundary. So an isolated recurring blip, or a
- * second mode of the data, becomes normal after a handful, while a sustained or wandering anomaly counts
- * once and is not learned as tail. The verdict's sigma is then k/threshold core sigmas, so |z| >= threshold
- * exactly when the sample is past the boundary and the band shown to people is the alarm band. */
+ * not count in the TAIL_QUIET samples after one past the boundary, and of the exceedances past the boundary
+ * at most one per TAIL_PAST_SPACING counts. So an isolated recurring blip, or a second mode of the data,
+ * becomes normal after a handful spread over hours, while a sustained or wandering anomaly counts once and a
+ * fault that recurs minutes apart keeps being caught: a service that degrades every few minutes is still
+ * seen as degraded hours later (once a fault took the p99 band of a latency from 0.07 s to 1 500 s in four
+ * minutes). The guards, not the detector, stop remediation from looping. The verdict's sigma is then
+ * k/threshold core sigmas, so |z| >= threshold exactly when the sample is past the boundary and the band
+ * shown to people is the alarm band. */
 
 #define TAIL_LEVELS 12
 /* Samples after one past the boundary during which nothing is counted: an anomaly that wanders back and
  * forth across the boundary (a noisy level shift) must not teach the tail. */
 #define TAIL_QUIET 16
 #define TAIL_RECAL_SAMPLES 256
+/* Seconds within which only one exceedance past the boundary counts. */
+#define TAIL_PAST_SPACING 3600.0
 
 typedef struct TailCal {
         double checkpoint_t;       /* t of the last recalibration (NAN before) */
@@ -183,11 +189,13 @@ typedef struct TailCal {
         float total;               /* faded count of all samples */
         float dt_mean;             /* typical sampling interval, seconds (0: unknown) */
         uint32_t n_checkpoint;     /* the kind's sample count at the last recalibration */
+        double past_t;             /* t of the last counted exceedance past the boundary (NAN: none) */
 } TailCal;
 
 static inline void tail_init(TailCal *c) {
         memset(c, 0, sizeof(*c));
         c->checkpoint_t = NAN;
+        c->past_t = NAN;
 }
 
 /* Count one exceedance |z| >= 2 (a one-sided statistic counts with weight 2, as the calibration assumes a
@@ -208,19 +216,21 @@ static inline void tail_count(TailCal *c, double az) {
 }
 
 /* Field descriptions and load check of an embedded TailCal. */
-#define TAIL_FIELDS(st, m)                                                        \
-        { #m "_checkpoint_t", FIELD_F64, offsetof(st, m.checkpoint_t), 1 },       \
-                { #m "_counts", FIELD_F32, offsetof(st, m.counts), TAIL_LEVELS }, \
-                { #m "_total", FIELD_F32, offsetof(st, m.total), 1 },             \
-                { #m "_dt_mean", FIELD_F32, offsetof(st, m.dt_mean), 1 }, {       \
-#m "_n_checkpoint", FIELD_U32, offsetof(st, m.n_checkpoint), 1    \
+#define TAIL_FIELDS(st, m)                                                            \
+        { #m "_checkpoint_t", FIELD_F64, offsetof(st, m.checkpoint_t), 1 },           \
+                { #m "_counts", FIELD_F32, offsetof(st, m.counts), TAIL_LEVELS },     \
+                { #m "_total", FIELD_F32, offsetof(st, m.total), 1 },                 \
+                { #m "_dt_mean", FIELD_F32, offsetof(st, m.dt_mean), 1 },             \
+                { #m "_n_checkpoint", FIELD_U32, offsetof(st, m.n_checkpoint), 1 }, { \
+#m "_past_t", FIELD_F64, offsetof(st, m.past_t), 1                    \
         }
 
 static inline int tail_check(const TailCal *c) {
         for (int j = 0; j < TAIL_LEVELS; j++)
                 if (!(c->counts[j] >= 0) || !isfinite(c->counts[j]))
                         return -EBADMSG;
-        if (!(c->total >= 0) || !isfinite(c->total) || !(c->dt_mean >= 0) || !isfinite(c->dt_mean))
+        if (!(c->total >= 0) || !isfinite(c->total) || !(c->dt_mean >= 0) || !isfinite(c->dt_mean) ||
+            isinf(c->past_t))
                 return -EBADMSG;
         return 0;
 }
@@ -231,6 +241,15 @@ static inline int tail_check(const TailCal *c) {
  * quiet period after a sample past it. */
 static inline bool tail_counts_now(bool past, bool prev_calm, uint32_t quiet) {
         return past ? prev_calm || quiet == 0 : quiet == 0;
+}
+
+/* Whether an exceedance past the boundary at t may count (at most one per TAIL_PAST_SPACING); if so, it is
+ * the one for this spacing. Exceedances inside the boundary are not limited: they calibrate it. */
+static inline bool tail_claim_past(TailCal *c, double t) {
+        if (t - c->past_t < TAIL_PAST_SPACING)
+                return false;
+        c->past_t = t;
+        return true;
 }
 
 /* Whether a recalibration is due (for kinds that check at their periodic refit): when the sample count has

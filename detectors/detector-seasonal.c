@@ -576,8 +576,8 @@ static inline bool chart_past(const Chart *c, double z, DetectorDirection d) {
         return chart_watched(z, d) && fabs(z) >= c->k;
 }
 
-static inline void chart_count(Chart *c, double az, bool past, bool warm, float weight) {
-        if (az >= 2 && c->quiet == 0 && warm)
+static inline void chart_count(Chart *c, double t, double az, bool past, bool warm, float weight) {
+        if (az >= 2 && c->quiet == 0 && warm && (!past || tail_claim_past(&c->tail, t)))
                 tail_count_weighted(&c->tail, az, weight);
         c->quiet = past ? TAIL_QUIET : c->quiet > 0 ? c->quiet - 1 : 0;
 }
@@ -878,14 +878,16 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
 
         /* Tail histograms of the sample and of the charts. */
         uint32_t quiet = (s->flags >> FLAG_QUIET_SHIFT) & 0xff;
-        if (azc >= 2 && warm && tail_counts_now(past, s->flags & FLAG_CALM, quiet))
+        if (azc >= 2 && warm && tail_counts_now(past, s->flags & FLAG_CALM, quiet) &&
+            (!past || tail_claim_past(&s->tail, t)))
                 tail_count(&s->tail, azc);
         quiet = past ? TAIL_QUIET : quiet > 0 ? quiet - 1 : 0;
         s->flags = (s->flags & (FLAG_DAILY_FIT | FLAG_WEEKLY_FIT)) | (azc < 2 ? FLAG_CALM : 0) |
                 quiet << FLAG_QUIET_SHIFT;
-        chart_count(&s->shift, fabs(zm), fabs(zm) >= s->shift.k, warm, 1);
-        chart_count(&s->var, MAX(zv, 0.0), zv >= s->var.k, warm, 2); /* one-sided */
-        if (fabs(zr) >= 2 && s->run_quiet == 0 && warm)
+        chart_count(&s->shift, t, fabs(zm), fabs(zm) >= s->shift.k, warm, 1);
+        chart_count(&s->var, t, MAX(zv, 0.0), zv >= s->var.k, warm, 2); /* one-sided */
+        if (fabs(zr) >= 2 && s->run_quiet == 0 && warm &&
+            (fabs(zr) < s->run_k || tail_claim_past(&s->run_tail, t)))
                 tail_count(&s->run_tail, fabs(zr));
         s->run_quiet = fabs(zr) >= s->run_k ? TAIL_QUIET : s->run_quiet > 0 ? s->run_quiet - 1 : 0;
         if (robust && fabs(zm) < s->shift.k)

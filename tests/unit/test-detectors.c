@@ -353,6 +353,48 @@ static void test_cusum(void **state) {
                               .burst_within = UINT32_MAX });
 }
 
+/* ---- recurring faults and recurring blips ---- */
+
+/* A day of a latency-like series at 10 s, then `to` excursions to 10 times the level, one every 10 minutes,
+ * each lasting len samples. Returns how many of the excursions from..to-1 raised no alarm at all. */
+static unsigned recurring_missed(DetectorType type, unsigned len, unsigned from, unsigned to) {
+        const double dt = 10;
+        Det d;
+        double t = T0;
+        unsigned missed = 0;
+        rng_seed(17);
+        det_new(&d, type);
+        det_start(&d);
+        for (unsigned i = 0; i < 8640; i++, t += dt)
+                feed(&d, t, 0.036 * (1 + 0.05 * gauss()));
+        for (unsigned e = 0; e < to; e++) {
+                bool alarmed = false;
+                for (unsigned i = 0; i < 60; i++, t += dt) {
+                        double x = 0.036 * (1 + 0.05 * gauss());
+                        Verdict v = feed(&d, t, i < len ? 10 * x : x);
+                        if (i < len)
+                                alarmed |= v.anomalous;
+                        if (v.anomalous)
+                                assert_true(i < len + 20); /* within the charts' memory (seasonal) */
+                }
+                if (e >= from && e < to && !alarmed)
+                        missed++;
+        }
+        det_done(&d);
+        return missed;
+}
+
+static void test_recurring_faults(void **state) {
+        /* A fault that lasts several samples and recurs every 10 minutes is caught every time for the first
+         * three hours (it once became normal tail after three occurrences, and remediation stopped). */
+        assert_int_equal(recurring_missed(DETECTOR_TYPE_EWMA, 6, 0, 18), 0);
+        assert_int_equal(recurring_missed(DETECTOR_TYPE_SEASONAL, 6, 0, 18), 0);
+        /* A one-sample blip that keeps recurring for hours becomes part of the series' normal tail: after
+         * about 10 hours (ewma) or 15 (seasonal, whose four tests each learn it). */
+        assert_int_equal(recurring_missed(DETECTOR_TYPE_EWMA, 1, 70, 80), 10);
+        assert_int_equal(recurring_missed(DETECTOR_TYPE_SEASONAL, 1, 150, 160), 10);
+}
+
 /* ---- seasonal: weeks of daily and weekly rhythm, and a phase anomaly ---- */
 
 static int cmp_double(const void *a, const void *b) {
@@ -778,6 +820,7 @@ int main(void) {
                 cmocka_unit_test(test_seasonal_lasting_shift),
                 cmocka_unit_test(test_seasonal_novelty),
                 cmocka_unit_test(test_seasonal_extreme_threshold),
+                cmocka_unit_test(test_recurring_faults),
                 cmocka_unit_test(test_threshold),
                 cmocka_unit_test(test_burnrate),
                 cmocka_unit_test(test_trend),
