@@ -14,12 +14,20 @@ void diag_addv(Diagnostics *d, Severity sev, Location loc, const char *fmt, va_l
         _cleanup_strbuf_ StrBuf b = STRBUF_INIT;
         _cleanup_free_ char *file = NULL;
 
+        (void) strbuf_vprintf(&b, fmt, ap);
+        /* One node reached through several aliases (a guard anchored once and used by every rule) is checked
+         * once per use: say the same thing about the same place once. */
+        if (!strbuf_failed(&b))
+                for (size_t i = 0; i < d->n_items; i++)
+                        if (d->items[i].severity == sev && d->items[i].loc.line == loc.line &&
+                            d->items[i].loc.column == loc.column && streq_ptr(d->items[i].file, loc.file) &&
+                            streq(d->items[i].message, strbuf_str(&b)))
+                                return;
+
         if (sev == SEVERITY_ERROR)
                 d->n_errors++;
         else
                 d->n_warnings++;
-
-        (void) strbuf_vprintf(&b, fmt, ap);
         /* A hostile file can produce an error per line; keep the first DIAGNOSTICS_MAX (all are counted). */
         if (strbuf_failed(&b) || d->n_items >= DIAGNOSTICS_MAX)
                 return;
