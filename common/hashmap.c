@@ -34,7 +34,8 @@ static inline uint64_t mix(uint64_t a, uint64_t b) {
 }
 
 uint64_t hash_bytes(const void *data, size_t n) {
-        static const uint64_t k0 = 0xa0761d6478bd642fULL, k1 = 0xe7037ed1a0b428dbULL, k2 = 0x8ebc6af09c88c6e3ULL;
+        static const uint64_t k0 = 0xa0761d6478bd642fULL, k1 = 0xe7037ed1a0b428dbULL,
+                              k2 = 0x8ebc6af09c88c6e3ULL;
         const uint8_t *p = data;
         uint64_t h = k0 ^ (uint64_t) n;
         size_t i = 0;
@@ -158,7 +159,7 @@ void *hashmap_remove(HashMap *h, const char *key, size_t len, uint64_t hash) {
                 h->slots[i] = h->slots[j];
                 i = j;
         }
-        h->slots[i] = (Slot) {};
+        h->slots[i] = (Slot){};
         h->size--;
         return value;
 }

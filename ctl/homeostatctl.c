@@ -26,7 +26,10 @@ static const Verb verbs[] = {
         { "reload", ctl_reload, "[--json]", "reload the daemon's configuration, print the outcome" },
         { "incidents", ctl_incidents, "[--json] [--open] [--limit N]", "list incidents, oldest first" },
         { "incident", ctl_incident, "ID [--json]", "one incident's timeline, with MTTR" },
-        { "silence", ctl_silence, "--rule NAME [--match L=V] --for 1h", "silence incidents (also --list, --expire ID)" },
+        { "silence",
+          ctl_silence,
+          "--rule NAME [--match L=V] --for 1h",
+          "silence incidents (also --list, --expire ID)" },
         { "replay", ctl_replay, "--rules FILE INPUT.csv...", "backtest rules over recorded data" },
 };
 

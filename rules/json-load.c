@@ -379,7 +379,9 @@ int json_load_document(const SourceText *src, const LoadLimits *limits, Diagnost
                 p.pos = 3;
         if (only_ws(src->data + p.pos, src->len - p.pos)) {
                 diag_error(
-                        diags, ((Location){ .file = src->file, .line = 1, .column = 1 }), "file is empty: it holds no configuration");
+                        diags,
+                        ((Location){ .file = src->file, .line = 1, .column = 1 }),
+                        "file is empty: it holds no configuration");
                 return -ENODATA;
         }
         r = parse_value(&p, 0, &root);

@@ -208,7 +208,7 @@ static void test_counters(void **state) {
         assert_true(same_double(rows.r[5].x, 2));  /* rate */
         /* a gauge that falls has a negative rate, not a counter reset */
         assert_int_equal(push(e, &rows, "temperature", NULL, 0, 20, 25), 0);
-        assert_true(same_double(rows.r[6].x, 25)); /* auto */
+        assert_true(same_double(rows.r[6].x, 25));   /* auto */
         assert_true(same_double(rows.r[8].x, -0.5)); /* rate */
         rows.n = 0;
         SampleIn s = { .metric = "bytes", .type = SAMPLE_COUNTER, .t = 0, .value = 5 };
