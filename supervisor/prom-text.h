@@ -120,7 +120,7 @@ typedef struct PromSeries {
 
 typedef struct PromSeriesTable PromSeriesTable;
 
-/* base: the labels every series gets (the source's labels and source="<name>"), any order, names
+/* base: the labels every series carries (the source's labels and source="<name>"), any order, names
  * unique; copied. max_series: the number of distinct canonical series kept; more are dropped. */
 int prom_series_table_new(const Label *base, size_t n_base, uint64_t max_series, PromSeriesTable **ret);
 PromSeriesTable *prom_series_table_free(PromSeriesTable *t);

@@ -152,8 +152,8 @@ static void test_timeout(void **state) {
         assert_int_equal(errno, ESRCH);
 
         /* A command that ignores SIGTERM gets SIGKILL 5 s later. */
-        Template t_stubborn[] = { tmpl("/bin/sh"), tmpl("-c"), tmpl("trap '' TERM; sleep 30") };
-        s = exec_step(t_stubborn, 3, 300 * USEC_PER_MSEC);
+        Template t_ignores_term[] = { tmpl("/bin/sh"), tmpl("-c"), tmpl("trap '' TERM; sleep 30") };
+        s = exec_step(t_ignores_term, 3, 300 * USEC_PER_MSEC);
         run_step(ctx, event, &s, &vars, &r, WAIT);
         assert_int_equal(r.outcome, ACTION_OUTCOME_TIMED_OUT);
         assert_string_equal(captured_attr(&r, "exit_signal"), "SIGKILL");
