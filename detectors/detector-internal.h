@@ -29,6 +29,7 @@ typedef struct FieldDesc {
         FieldType type;
         size_t offset; /* in the state blob */
         size_t count;  /* 1 for scalars */
+        uint8_t since; /* the state format version that added the field (0: every version) */
 } FieldDesc;
 
 #define FIELDS_MAX 96
@@ -222,7 +223,7 @@ static inline void tail_count(TailCal *c, double az) {
                 { #m "_total", FIELD_F32, offsetof(st, m.total), 1 },                 \
                 { #m "_dt_mean", FIELD_F32, offsetof(st, m.dt_mean), 1 },             \
                 { #m "_n_checkpoint", FIELD_U32, offsetof(st, m.n_checkpoint), 1 }, { \
-#m "_past_t", FIELD_F64, offsetof(st, m.past_t), 1                    \
+#m "_past_t", FIELD_F64, offsetof(st, m.past_t), 1, 3                 \
         }
 
 static inline int tail_check(const TailCal *c) {
@@ -270,6 +271,11 @@ float tail_recalibrate(TailCal *c, double t, double threshold, double share, uin
 /* Only the empirical part, for statistics that are not z-like (no fit, no Gaussian floor): the level above
  * the highest one the data shows (at least 3 times) to be exceeded more often than alpha, or 0. */
 float tail_empirical(TailCal *c, double t, double threshold, double share, uint32_t n);
+
+/* detector_state_save() in an older format version (>= the oldest one detector_state_load() reads): for
+ * the tests of format migration. */
+size_t detector_state_save_version(
+        const DetectorParams *p, const void *state, void *buf, size_t buf_size, uint8_t version);
 
 static inline void verdict_skipped(Verdict *v) {
         *v = (Verdict){ .score = 0, .p = 1, .expected = NAN, .lower = NAN, .upper = NAN };

@@ -5,14 +5,14 @@
  *
  * Binary state format (version 3), little-endian:
  *   0  "HSD"            magic
- *   3  u8  version      3 (2: tail calibration without the spacing of exceedances past the boundary;
- *                       1: seasonal state before the run, confirmation and novelty tests)
- *   4  u8  type         DetectorType
- *   5  u8[3]            zero
- *   8  u64 params hash  detector_params_prepare()'s identity of the parameters
- *   16 u32 length       of the payload
+ *   3  u8  version      3; 2 (without the tail calibration's time of the last counted exceedance past the
+ *                       boundary) is read too, so an upgrade keeps what was learned; 1 (seasonal state
+ * before the run, confirmation and novelty tests) is not 4  u8  type         DetectorType 5  u8[3] zero 8
+ * u64 params hash  detector_params_prepare()'s identity of the parameters 16 u32 length       of the payload
  *   20 u32 checksum     of the payload (low 32 bits of hash_bytes)
- *   24 payload          the kind's fields in its describe() order: f64/u64 as 8 bytes, f32/u32/i32 as 4
+ *   24 payload          the kind's fields in its describe() order: f64/u64 as 8 bytes, f32/u32/i32 as 4;
+ *                       a field added in a later version than the blob's is absent (and gets its initial
+ *                       value on load)
  * Doubles travel as their bit patterns, so NaN and Inf survive and a round trip gives bit-identical state.
  */
 #include <errno.h>
@@ -30,6 +30,7 @@
 
 #define STATE_MAGIC "HSD"
 #define STATE_VERSION 3
+#define STATE_VERSION_MIN 2
 #define STATE_HEADER_SIZE 24
 
 static const DetectorKind *const kinds[_DETECTOR_TYPE_MAX] = {
@@ -482,10 +483,11 @@ static size_t field_bytes(FieldType t) {
         return t == FIELD_F64 || t == FIELD_U64 ? 8 : 4;
 }
 
-static size_t payload_size(const FieldDesc *f, size_t n) {
+static size_t payload_size(const FieldDesc *f, size_t n, uint8_t version) {
         size_t s = 0;
         for (size_t i = 0; i < n; i++)
-                s += field_bytes(f[i].type) * f[i].count;
+                if (f[i].since <= version)
+                        s += field_bytes(f[i].type) * f[i].count;
         return s;
 }
 
@@ -512,18 +514,21 @@ static uint64_t load_field(const void *src, FieldType t) {
         return v32;
 }
 
-size_t detector_state_save(const DetectorParams *p, const void *state, void *buf, size_t buf_size) {
+size_t detector_state_save_version(
+        const DetectorParams *p, const void *state, void *buf, size_t buf_size, uint8_t version) {
         FieldDesc f[FIELDS_MAX];
-        if (!p->derived.prepared)
+        if (!p->derived.prepared || version < STATE_VERSION_MIN || version > STATE_VERSION)
                 return 0;
         size_t n = kinds[p->type]->describe(p, f);
-        size_t plen = payload_size(f, n), total = STATE_HEADER_SIZE + plen;
+        size_t plen = payload_size(f, n, version), total = STATE_HEADER_SIZE + plen;
         if (buf_size < total)
                 return total;
 
         uint8_t *out = buf, *q = out + STATE_HEADER_SIZE;
         const uint8_t *st = state;
         for (size_t i = 0; i < n; i++) {
+                if (f[i].since > version)
+                        continue;
                 size_t b = field_bytes(f[i].type);
                 for (size_t j = 0; j < f[i].count; j++) {
                         put_le(q, load_field(st + f[i].offset + j * b, f[i].type), b);
@@ -531,13 +536,17 @@ size_t detector_state_save(const DetectorParams *p, const void *state, void *buf
                 }
         }
         memcpy(out, STATE_MAGIC, 3);
-        out[3] = STATE_VERSION;
+        out[3] = version;
         out[4] = (uint8_t) p->type;
         out[5] = out[6] = out[7] = 0;
         put_le(out + 8, p->derived.hash, 8);
         put_le(out + 16, plen, 4);
         put_le(out + 20, (uint32_t) hash_bytes(out + STATE_HEADER_SIZE, plen), 4);
         return total;
+}
+
+size_t detector_state_save(const DetectorParams *p, const void *state, void *buf, size_t buf_size) {
+        return detector_state_save_version(p, state, buf, buf_size, STATE_VERSION);
 }
 
 int detector_state_load(const DetectorParams *p, void *state, const void *buf, size_t size) {
@@ -548,23 +557,35 @@ int detector_state_load(const DetectorParams *p, void *state, const void *buf, s
                 return -EINVAL;
         if (size < STATE_HEADER_SIZE || memcmp(in, STATE_MAGIC, 3) != 0)
                 return -EBADMSG;
-        if (in[3] != STATE_VERSION)
+        uint8_t version = in[3];
+        if (version < STATE_VERSION_MIN || version > STATE_VERSION)
                 return -EPROTONOSUPPORT;
         if (in[4] != (uint8_t) p->type || get_le(in + 8, 8) != p->derived.hash)
                 return -ESTALE;
         size_t n = kinds[p->type]->describe(p, f);
-        size_t plen = payload_size(f, n);
+        size_t plen = payload_size(f, n, version);
         if (get_le(in + 16, 4) != plen || size != STATE_HEADER_SIZE + plen)
                 return -EBADMSG;
         if (get_le(in + 20, 4) != (uint32_t) hash_bytes(in + STATE_HEADER_SIZE, plen))
                 return -EBADMSG;
 
-        _cleanup_free_ uint8_t *tmp = calloc(1, p->derived.state_size);
+        _cleanup_free_ uint8_t *tmp = calloc(1, p->derived.state_size), *fresh = NULL;
         if (!tmp)
                 return -ENOMEM;
+        if (version < STATE_VERSION) {
+                /* The fields the blob's version lacks start as in a new state. */
+                fresh = calloc(1, p->derived.state_size);
+                if (!fresh)
+                        return -ENOMEM;
+                kinds[p->type]->init(p, fresh);
+        }
         const uint8_t *q = in + STATE_HEADER_SIZE;
         for (size_t i = 0; i < n; i++) {
                 size_t b = field_bytes(f[i].type);
+                if (f[i].since > version) {
+                        memcpy(tmp + f[i].offset, fresh + f[i].offset, b * f[i].count);
+                        continue;
+                }
                 for (size_t j = 0; j < f[i].count; j++) {
                         uint64_t v = get_le(q, b);
                         if (b == 8)
