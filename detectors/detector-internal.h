@@ -160,21 +160,21 @@ static inline bool verdict_from_z(const DetectorParams *p, double z, Verdict *v)
  * quantile where a false alarm on normal data is as rare *in time* as a `threshold`-sigma Gaussian event
  * every 5 minutes: per-sample rarity alpha = 2 Q(threshold) * (sampling interval / 300 s). Where the data
  * has too few exceedances to see that quantile, it is extrapolated: the Student-t whose core sigma matches
- * the detector's and whose degrees of freedom best explain the whole histogram (binned maximum likelihood)
- * supplies the quantile -- Gaussian noise gets a boundary near the Gaussian quantile, t5 noise one about 2.3
- * times wider; tails heavier than t(1.5) (a far cluster of recurring blips) fall back
- * to a local power law. Levels the data shows (at least 3 times) to be exceeded more often than alpha are
- * always inside. Only samples after warm-up count (a young scale makes meaningless z). k is
- * never below the Gaussian quantile of alpha. A sample past the boundary counts when the sample before it
- * was calm (within 2 core sigmas) or none was past in the TAIL_QUIET samples before it; other exceedances do
- * not count in the TAIL_QUIET samples after one past the boundary, and of the exceedances past the boundary
- * at most one per TAIL_PAST_SPACING counts. So an isolated recurring blip, or a second mode of the data,
- * becomes normal after a handful spread over hours, while a sustained or wandering anomaly counts once and a
- * fault that recurs minutes apart keeps being caught: a service that degrades every few minutes is still
- * seen as degraded hours later (once a fault took the p99 band of a latency from 0.07 s to 1 500 s in four
- * minutes). The guards, not the detector, stop remediation from looping. The verdict's sigma is then
- * k/threshold core sigmas, so |z| >= threshold exactly when the sample is past the boundary and the band
- * shown to people is the alarm band. */
+ * the detector's and whose degrees of freedom best explain the whole histogram (binned maximum likelihood;
+ * below TAIL_MIN_FIT samples, the prior's t(4)) supplies the quantile -- Gaussian noise gets a boundary near
+ * the Gaussian quantile, t5 noise one about 2.3 times wider; tails heavier than t(1.5) (a far cluster of
+ * recurring blips) fall back to a local power law. Levels the data shows (at least 3 times) to be exceeded
+ * more often than alpha are always inside. Only samples after warm-up count (a young scale makes meaningless
+ * z). k is never below the Gaussian quantile of alpha. A sample past the boundary counts when the sample
+ * before it was calm (within 2 core sigmas) or none was past in the TAIL_QUIET samples before it; other
+ * exceedances do not count in the TAIL_QUIET samples after one past the boundary, and of the exceedances
+ * past the boundary at most one per TAIL_PAST_SPACING counts. So an isolated recurring blip, or a second
+ * mode of the data, becomes normal after a handful spread over hours, while a sustained or wandering anomaly
+ * counts once and a fault that recurs minutes apart keeps being caught: a service that degrades every few
+ * minutes is still seen as degraded hours later (once a fault took the p99 band of a latency from 0.07 s to
+ * 1 500 s in four minutes). The guards, not the detector, stop remediation from looping. The verdict's sigma
+ * is then k/threshold core sigmas, so |z| >= threshold exactly when the sample is past the boundary and the
+ * band shown to people is the alarm band. */
 
 #define TAIL_LEVELS 12
 /* Samples after one past the boundary during which nothing is counted: an anomaly that wanders back and

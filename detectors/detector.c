@@ -306,6 +306,11 @@ double detector_tail_p(double z, double *ret_score) {
 #define TAIL_SEEN 3.0 /* exceedances of a level that prove it is inside the normal range */
 #define TAIL_NU_MIN 1.2
 #define TAIL_NU_MAX 400.0
+/* Samples below which the tail's shape is the prior's, not fitted: from a few dozen samples the fit rests on
+ * the share of them within 2 core sigmas and on one or two exceedances (often the first samples of the very
+ * fault under way), and its extrapolation to a 1 s interval's rarity put the boundary at hundreds of core
+ * sigmas -- every later fault then went unseen (the demo, half a minute after start). */
+#define TAIL_MIN_FIT 128.0
 
 static double tail_level(int j) {
         return 2 * pow(1.5, j);
@@ -451,7 +456,8 @@ float tail_recalibrate(TailCal *c, double t, double threshold, double share, uin
         } else {
                 /* Beyond the data: the Student-t (core scale fixed to the detector's) that best explains the
                  * whole histogram (binned maximum likelihood over nu), and its quantile at alpha. */
-                double nu = tail_fit_nu(c, above);
+                double nu = c->total >= TAIL_MIN_FIT ? tail_fit_nu(c, above)
+                                                     : tail_fit_table[TAIL_FIT_PRIOR_ROW].nu;
                 if (nu > TAIL_NU_MIN) {
                         k = t_quantile(alpha, nu);
                 } else {

@@ -14,6 +14,7 @@
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -393,6 +394,45 @@ static void test_recurring_faults(void **state) {
          * about 10 hours (ewma) or 15 (seasonal, whose four tests each learn it). */
         assert_int_equal(recurring_missed(DETECTOR_TYPE_EWMA, 1, 70, 80), 10);
         assert_int_equal(recurring_missed(DETECTOR_TYPE_SEASONAL, 1, 150, 160), 10);
+}
+
+static void test_short_history(void **state) {
+        /* The demo's case: an ewma on a p99 latency scraped every second, warm after 20 samples, and a x10
+         * fault half a minute in, with the next tail recalibration (at 32 samples) falling inside the fault.
+         * Then five more faults, each ended by a restart (a missing sample, a few slow samples of a cold
+         * start). From so short a history the tail's shape cannot be told; the boundary once came out at
+         * hundreds of core sigmas and every later fault went unseen. Each fault must raise an alarm on one
+         * of its first three samples and keep it until it ends. */
+        Det d;
+        double t = T0;
+        rng_seed(23);
+        det_new(&d, DETECTOR_TYPE_EWMA);
+        d.p.halflife_seconds = 600;
+        d.p.direction = DETECTOR_DIRECTION_UP;
+        d.p.has_warmup = true;
+        d.p.warmup_samples = 20;
+        det_start(&d);
+        for (unsigned i = 0; i < 30; i++, t += 1)
+                feed(&d, t, 0.001 * round(35 + 1.5 * gauss())); /* quantized, as a summary's p99 is */
+        for (unsigned f = 0; f < 6; f++) {
+                unsigned first = UINT_MAX, quiet_after = 0;
+                for (unsigned i = 0; i < 12; i++, t += 1) {
+                        Verdict v = feed(&d, t, 0.35 + 0.03 * uniform());
+                        if (v.anomalous && first == UINT_MAX)
+                                first = i;
+                        if (first != UINT_MAX && !v.anomalous)
+                                quiet_after++;
+                }
+                if (first > 2)
+                        fail_msg("fault %u: first alarm on sample %u", f, first);
+                assert_int_equal(quiet_after, 0);
+                t += 1; /* the restart: no sample */
+                for (unsigned i = 0; i < 3; i++, t += 1)
+                        feed(&d, t, 0.06 + 0.005 * gauss());
+                for (unsigned i = 0; i < 10; i++, t += 1)
+                        feed(&d, t, 0.001 * round(35 + 1.5 * gauss()));
+        }
+        det_done(&d);
 }
 
 /* ---- seasonal: weeks of daily and weekly rhythm, and a phase anomaly ---- */
@@ -888,6 +928,7 @@ int main(void) {
                 cmocka_unit_test(test_seasonal_novelty),
                 cmocka_unit_test(test_seasonal_extreme_threshold),
                 cmocka_unit_test(test_recurring_faults),
+                cmocka_unit_test(test_short_history),
                 cmocka_unit_test(test_threshold),
                 cmocka_unit_test(test_burnrate),
                 cmocka_unit_test(test_trend),
