@@ -125,28 +125,37 @@ static inline double tail_neglog10(double z, double *ret_p) {
         return f;
 }
 
-/* Fill score and p of a verdict from a robust z and the rule's direction; returns whether |z| is past
- * threshold in the watched direction. A deviation in the unwatched direction is unremarkable (p = 1). */
-static inline bool verdict_from_z(const DetectorParams *p, double z, Verdict *v) {
-        double zz;
+/* z as seen from the rule's direction: positive when it deviates in the watched direction. */
+static inline double verdict_watched_z(const DetectorParams *p, double z) {
         switch (p->direction) {
         case DETECTOR_DIRECTION_UP:
-                zz = z;
-                break;
+                return z;
         case DETECTOR_DIRECTION_DOWN:
-                zz = -z;
-                break;
+                return -z;
         default:
-                zz = fabs(z);
+                return fabs(z);
         }
+}
+
+/* Fill score and p of a verdict from a watched z (verdict_watched_z()). A deviation in the unwatched
+ * direction is unremarkable (p = 1). Split from the decision (zz >= threshold) so that a kind can take the
+ * decision early and leave this long chain of dependent operations for last, where it overlaps other work. */
+static inline void verdict_score(double zz, Verdict *v) {
         if (!(zz > 0)) {
                 v->p = 1;
                 v->score = 0;
-                return false;
+                return;
         }
         double f = tail_neglog10(zz, &v->p);
         v->score = f >= 16 ? 1 : f * (1.0 / 16);
-        return zz >= p->threshold;
+}
+
+/* Fill score and p of a verdict from a robust z and the rule's direction; returns whether |z| is past
+ * threshold in the watched direction. */
+static inline bool verdict_from_z(const DetectorParams *p, double z, Verdict *v) {
+        double zz = verdict_watched_z(p, z);
+        verdict_score(zz, v);
+        return zz > 0 && zz >= p->threshold;
 }
 
 /* ---- tail calibration ----
@@ -281,6 +290,26 @@ static inline void verdict_warming(Verdict *v) {
         v->anomalous = false;
         v->score = 0;
         v->p = 1;
+}
+
+/* c ? a : b on doubles as bit masks, so that no branch depends on c (a comparison of noisy values, a coin
+ * toss for the branch predictor). */
+static inline double select_double(bool c, double a, double b) {
+        uint64_t ua, ub, m = -(uint64_t) c, u;
+        memcpy(&ua, &a, sizeof(ua));
+        memcpy(&ub, &b, sizeof(ub));
+        u = (ua & m) | (ub & ~m);
+        memcpy(&a, &u, sizeof(a));
+        return a;
+}
+
+static inline float select_float(bool c, float a, float b) {
+        uint32_t ua, ub, m = -(uint32_t) c, u;
+        memcpy(&ua, &a, sizeof(ua));
+        memcpy(&ub, &b, sizeof(ub));
+        u = (ua & m) | (ub & ~m);
+        memcpy(&a, &u, sizeof(a));
+        return a;
 }
 
 /* v clipped to [-lim, lim] (lim >= 0; NaN stays NaN). Written as two selects that map exactly onto minsd and

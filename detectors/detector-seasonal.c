@@ -282,19 +282,29 @@ static inline int64_t floor_i64(double v) {
         return i - (v < (double) i);
 }
 
+/* 1 / res, a constant for the default bin widths: a division costs as much as a dozen other operations, and
+ * there are two per sample here (same results: the constant is the same correctly rounded reciprocal). */
+static inline double inv_width(double res) {
+        return feq(res, 900) ? 1 / 900.0 : feq(res, 3600) ? 1 / 3600.0 : 1 / res;
+}
+
 /* Phase position in bins: [0, bins). */
 static inline double phase_bins(double local_t, double period, double res) {
         double ph = local_t - (double) floor_i64(local_t * (1 / period)) * period;
         if (ph < 0) /* rounding at a period boundary */
                 ph = 0;
-        return ph * (1 / res);
+        return ph * inv_width(res);
 }
 
 /* A bin's value: its own running mean, shrunk towards the harmonic fit in proportion to how little data it
  * has. */
+static inline double bin_value_of(float raw, float w, float harm) {
+        double wb = w;
+        return (wb * raw + BIN_PRIOR_WEIGHT * harm) / (wb + BIN_PRIOR_WEIGHT);
+}
+
 static inline double bin_value(const float *raw, const float *w, const float *harm, uint32_t b) {
-        double wb = w[b];
-        return (wb * raw[b] + BIN_PRIOR_WEIGHT * harm[b]) / (wb + BIN_PRIOR_WEIGHT);
+        return bin_value_of(raw[b], w[b], harm[b]);
 }
 
 /* The profile at a phase position: linear between bin centres (circular), except across a step (neighbours
@@ -304,9 +314,11 @@ static inline double profile_at(const float *val, uint32_t bins, double u, doubl
         double v = u - 0.5;
         int64_t i0 = floor_i64(v);
         double frac = v - (double) i0;
+        /* i0 is in [-1, bins]: u is below bins but for the rounding of a phase at the very end of a cycle. */
         if (i0 < 0)
                 i0 += bins;
-        uint32_t a = (uint32_t) i0 % bins, b = a + 1 == bins ? 0 : a + 1;
+        uint32_t a = (uint32_t) i0 < bins ? (uint32_t) i0 : (uint32_t) i0 - bins,
+                 b = a + 1 == bins ? 0 : a + 1;
         double d = val[b] - val[a];
         if (fabs(d) > step)
                 return frac < 0.5 ? val[a] : val[b];
@@ -666,9 +678,12 @@ static inline void
         double dev = u - raw[b];
         if (w[b] >= BIN_MATURE_WEIGHT && fabs(dev) >= clip * 2)
                 return; /* an outlier for a bin that knows its value */
-        raw[b] = (float) (raw[b] + clamp_abs(dev, clip) / wb);
-        w[b] = (float) wb;
-        val[b] = (float) bin_value(raw, w, harm, b);
+        /* From the new values, not from memory: the arrays might alias as far as the compiler knows, and a
+         * store and reload would lengthen the chain from this sample to the next one's profile. */
+        float nraw = (float) (raw[b] + clamp_abs(dev, clip) / wb), nw = (float) wb;
+        raw[b] = nraw;
+        w[b] = nw;
+        val[b] = (float) bin_value_of(nraw, nw, harm[b]);
 }
 
 int detector_seasonal_update(const DetectorParams *p, void *state, const DetectorSample *sample, Verdict *v) {
@@ -756,7 +771,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                         MAX(core[a] * (wb * rb + BIN_SCALE_PRIOR) / (wb + BIN_SCALE_PRIOR), floor_spread),
                         pred[a]);
         }
-        double sigma = core_a * s->k / p->threshold;
+        double sigma = div_threshold(p, core_a * s->k);
         double r = x - pred[a], z = r / sigma, zc = r / core_a, azc = fabs(zc);
         bool past = azc >= s->k;
         bool robust = s->n >= BOOT_SAMPLES;
@@ -784,7 +799,9 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 mup = MIN(mup, s->zprev[i]);
                 mdn = MAX(mdn, s->zprev[i]);
         }
-        double zr = (mup > 0 ? mup : mdn < 0 ? mdn : 0) * sqrt((double) RUN_LEN);
+        /* mup > 0 ? mup : mdn < 0 ? mdn : 0 without a branch on noise (mup <= mdn: at most one term is not
+         * zero). */
+        double zr = (MAX(mup, 0.0) + MIN(mdn, 0.0)) * sqrt((double) RUN_LEN);
         for (unsigned i = RUN_LEN - 2; i > 0; i--)
                 s->zprev[i] = s->zprev[i - 1];
         s->zprev[0] = (float) clamp_abs(zc, 1e30);
@@ -859,22 +876,18 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         double zs = z;
         double zshift = zm * p->threshold / s->shift.k, zvar = MAX(zv, 0.0) * p->threshold / s->var.k;
         double zrun = zr * p->threshold / s->run_k;
-        if (fabs(znov) > fabs(zs) && chart_watched(znov, p->direction))
-                zs = znov;
-        if (fabs(zshift) > fabs(zs) && chart_watched(zshift, p->direction))
-                zs = zshift;
-        if (fabs(zrun) > fabs(zs) && chart_watched(zrun, p->direction))
-                zs = zrun;
-        if (p->direction == DETECTOR_DIRECTION_BOTH && zvar > fabs(zs))
-                zs = zvar;
+        zs = select_double(fabs(znov) > fabs(zs) && chart_watched(znov, p->direction), znov, zs);
+        zs = select_double(fabs(zshift) > fabs(zs) && chart_watched(zshift, p->direction), zshift, zs);
+        zs = select_double(fabs(zrun) > fabs(zs) && chart_watched(zrun, p->direction), zrun, zs);
+        zs = select_double(p->direction == DETECTOR_DIRECTION_BOTH && zvar > fabs(zs), zvar, zs);
         v->expected = pred[a];
         v->lower = pred[a] - p->threshold * sigma;
         v->upper = pred[a] + p->threshold * sigma;
         v->warming_up = false;
-        v->anomalous = verdict_from_z(p, zs, v);
+        /* The decision now (the rest of the update needs it), the score last (verdict_score()). */
+        double zz = verdict_watched_z(p, zs);
         bool warm = detector_is_warm(p, s->n, t - s->first_t);
-        if (!warm)
-                verdict_warming(v);
+        v->anomalous = warm && zz > 0 && zz >= p->threshold;
 
         /* Tail histograms of the sample and of the charts. */
         uint32_t quiet = (s->flags >> FLAG_QUIET_SHIFT) & 0xff;
@@ -1008,29 +1021,28 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         }
 
         /* A lasting change of level is the new normal after RELEARN_SECONDS. */
-        int side = zc > RUN_SIGMA ? 1 : zc < -RUN_SIGMA ? -1 : 0;
-        if (side == 0)
-                s->run = 0;
-        else if ((s->run > 0 && side > 0) || (s->run < 0 && side < 0)) {
-                s->run += side;
-                s->run_time += (float) dt;
-                s->run_sum += (float) r;
+        /* Which side of 1 core sigma a sample falls is a coin toss: selects, no branches. A sample within
+         * it ends the run (and leaves its time and sum as they were). */
+        int side = (zc > RUN_SIGMA) - (zc < -RUN_SIGMA);
+        bool cont = (int64_t) s->run * side > 0, restart = side != 0 && !cont;
+        s->run = cont ? s->run + side : side;
+        s->run_time = select_float(cont, s->run_time + (float) dt, select_float(restart, 0, s->run_time));
+        s->run_sum = select_float(cont, s->run_sum + (float) r, select_float(restart, (float) r, s->run_sum));
+        if (_unlikely_(cont & ((uint32_t) abs(s->run) >= RUN_MIN_SAMPLES) & (s->run_time >= RELEARN_SECONDS))) {
                 uint32_t len = (uint32_t) abs(s->run);
-                if (len >= RUN_MIN_SAMPLES && s->run_time >= RELEARN_SECONDS) {
-                        double shift = s->run_sum / len;
-                        for (unsigned m = 0; m < N_MODELS; m++) {
-                                s->level[m] += shift;
-                                s->level_w[m] = MIN(s->level_w[m], (float) len);
-                        }
-                        s->ref += shift;
-                        s->ref_w = MIN(s->ref_w, (float) len);
-                        s->run = 0;
+                double shift = s->run_sum / len;
+                for (unsigned m = 0; m < N_MODELS; m++) {
+                        s->level[m] += shift;
+                        s->level_w[m] = MIN(s->level_w[m], (float) len);
                 }
-        } else {
-                s->run = side;
-                s->run_time = 0;
-                s->run_sum = (float) r;
+                s->ref += shift;
+                s->ref_w = MIN(s->ref_w, (float) len);
+                s->run = 0;
         }
+
+        verdict_score(zz, v);
+        if (!warm)
+                verdict_warming(v);
 
         s->last_t = t;
         if (s->n < UINT32_MAX)
