@@ -14,6 +14,10 @@
 #include "detector.h"
 #include "macro.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* ---- field descriptions: one table per kind drives save, load and dump ---- */
 
 typedef enum FieldType {
@@ -292,17 +296,8 @@ static inline void verdict_warming(Verdict *v) {
         v->p = 1;
 }
 
-/* c ? a : b on doubles as bit masks, so that no branch depends on c (a comparison of noisy values, a coin
+/* c ? a : b on floats as bit masks, so that no branch depends on c (a comparison of noisy values, a coin
  * toss for the branch predictor). */
-static inline double select_double(bool c, double a, double b) {
-        uint64_t ua, ub, m = -(uint64_t) c, u;
-        memcpy(&ua, &a, sizeof(ua));
-        memcpy(&ub, &b, sizeof(ub));
-        u = (ua & m) | (ub & ~m);
-        memcpy(&a, &u, sizeof(a));
-        return a;
-}
-
 static inline float select_float(bool c, float a, float b) {
         uint32_t ua, ub, m = -(uint32_t) c, u;
         memcpy(&ua, &a, sizeof(ua));
@@ -310,6 +305,25 @@ static inline float select_float(bool c, float a, float b) {
         u = (ua & m) | (ub & ~m);
         memcpy(&a, &u, sizeof(a));
         return a;
+}
+
+/* a > b ? a : b and a < b ? a : b, exactly (NaN and signed zeros included: the second operand wins), as one
+ * instruction where there is one: compilers turn some of these into branches, and on noisy data those are a
+ * coin toss for the branch predictor. */
+static inline double max_sel(double a, double b) {
+#ifdef __SSE2__
+        return _mm_cvtsd_f64(_mm_max_sd(_mm_set_sd(a), _mm_set_sd(b)));
+#else
+        return a > b ? a : b;
+#endif
+}
+
+static inline double min_sel(double a, double b) {
+#ifdef __SSE2__
+        return _mm_cvtsd_f64(_mm_min_sd(_mm_set_sd(a), _mm_set_sd(b)));
+#else
+        return a < b ? a : b;
+#endif
 }
 
 /* v clipped to [-lim, lim] (lim >= 0; NaN stays NaN). Written as two selects that map exactly onto minsd and

@@ -288,11 +288,42 @@ static inline double inv_width(double res) {
         return feq(res, 900) ? 1 / 900.0 : feq(res, 3600) ? 1 / 3600.0 : 1 / res;
 }
 
+/* v, computed out of line: on a path that is practically never taken, this keeps the compiler from turning
+ * the branch into a select. A correctly predicted branch costs nothing, while a select makes every sample
+ * wait for the comparison's inputs: on the way from a sample to its z, that latency is the update's time. */
+__attribute__((noinline, cold)) static double rare_path(double v) {
+        return v;
+}
+
+/* sigma_floor() as a branch, not a select: the floor practically never applies, and as a select it would put
+ * the whole chain that computes the prediction in front of every division by the sigma. */
+static inline double sigma_floor_br(double sigma, double level) {
+        double f = 1e-9 * fabs(level) + 1e-300;
+        if (_likely_(sigma > f))
+                return sigma;
+        return rare_path(f);
+}
+
+/* (double) floor_i64(v), without the round trip through an integer register (three conversions in a row on
+ * the way from a sample's time to its profile): rounding to an integer by adding and subtracting 1.5 * 2^52
+ * is exact below 2^51, and a comparison mask takes 1 off where that rounded up. */
+static inline double floor_d(double v) {
+#ifdef __SSE2__
+        if (_likely_(fabs(v) < 0x1p51)) {
+                __m128d x = _mm_set_sd(v), big = _mm_set_sd(0x1.8p52);
+                __m128d r = _mm_sub_sd(_mm_add_sd(x, big), big);
+                r = _mm_sub_sd(r, _mm_and_pd(_mm_cmpgt_sd(r, x), _mm_set_sd(1.0)));
+                return _mm_cvtsd_f64(r);
+        }
+#endif
+        return (double) floor_i64(v);
+}
+
 /* Phase position in bins: [0, bins). */
 static inline double phase_bins(double local_t, double period, double res) {
-        double ph = local_t - (double) floor_i64(local_t * (1 / period)) * period;
-        if (ph < 0) /* rounding at a period boundary */
-                ph = 0;
+        double ph = local_t - floor_d(local_t * (1 / period)) * period;
+        if (_unlikely_(ph < 0)) /* rounding at a period boundary */
+                ph = rare_path(0);
         return ph * inv_width(res);
 }
 
@@ -580,12 +611,13 @@ static void recalibrate(const DetectorParams *p, SeasonalState *s, double t) {
 
 /* ---- per sample ---- */
 
+/* Both without a branch on z: bitwise operators on the comparisons, not && and ||. */
 static inline bool chart_watched(double z, DetectorDirection d) {
-        return d == DETECTOR_DIRECTION_BOTH || (d == DETECTOR_DIRECTION_UP ? z > 0 : z < 0);
+        return (d == DETECTOR_DIRECTION_BOTH) | (d == DETECTOR_DIRECTION_UP ? z > 0 : z < 0);
 }
 
 static inline bool chart_past(const Chart *c, double z, DetectorDirection d) {
-        return chart_watched(z, d) && fabs(z) >= c->k;
+        return chart_watched(z, d) & (fabs(z) >= c->k);
 }
 
 static inline void chart_count(Chart *c, double t, double az, bool past, bool warm, float weight) {
@@ -758,7 +790,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         double floor_spread = SPREAD_FLOOR * s->spread;
         double core[N_MODELS];
         for (unsigned m = 0; m < N_MODELS; m++)
-                core[m] = sigma_floor(MAX(s->scale[m] * MAD_TO_SIGMA, floor_spread), pred[m]);
+                core[m] = sigma_floor_br(MAX(s->scale[m] * MAD_TO_SIGMA, floor_spread), pred[m]);
 
         /* The active candidate's core sigma at this phase: with a daily profile, scaled by the phase's
          * relative noise level (noise often follows load), shrunk towards 1 while the bin has little data. */
@@ -767,7 +799,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         double core_a = core[a];
         if (a != M_FLAT && (layout & LAYOUT_DAILY)) {
                 double wb = arr_d(p, s, A_W)[bd], rb = arr_d(p, s, A_REL)[bd];
-                core_a = sigma_floor(
+                core_a = sigma_floor_br(
                         MAX(core[a] * (wb * rb + BIN_SCALE_PRIOR) / (wb + BIN_SCALE_PRIOR), floor_spread),
                         pred[a]);
         }
@@ -777,7 +809,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         bool robust = s->n >= BOOT_SAMPLES;
 
         /* The charts. */
-        double zcc = clamp_abs(zc, CHART_CLIP);
+        double zcc = _likely_(fabs(zc) <= CHART_CLIP) ? zc : rare_path(clamp_abs(zc, CHART_CLIP));
         /* Each chart is measured in its own core sigmas: the iid theory, or more where residuals are
          * autocorrelated (a model that is a little off for hours), so that the calibration sees a sane scale. */
         double sm = sqrt(MAX(s->sq_mean, 0.05) * CHART_ALPHA / (2 - CHART_ALPHA));
@@ -787,7 +819,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         s->shift.m = (float) (s->shift.m + (zcc - s->shift.m) * CHART_ALPHA);
         s->var.m = (float) (s->var.m + (fabs(zcc) - s->abs_mean - s->var.m) * VAR_ALPHA);
         double zm = s->shift.m / sm, zv = s->var.m / sv;
-        bool shift_past = robust && chart_past(&s->shift, zm, p->direction);
+        bool shift_past = robust & chart_past(&s->shift, zm, p->direction);
 
         /* The run test: all of the last RUN_LEN samples beyond the same level on one side. Under independent
          * noise its tail is that of one sample raised to the RUN_LEN-th power, so its boundary sits well
@@ -801,11 +833,11 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         }
         /* mup > 0 ? mup : mdn < 0 ? mdn : 0 without a branch on noise (mup <= mdn: at most one term is not
          * zero). */
-        double zr = (MAX(mup, 0.0) + MIN(mdn, 0.0)) * sqrt((double) RUN_LEN);
+        double zr = (max_sel(mup, 0.0) + min_sel(mdn, 0.0)) * sqrt((double) RUN_LEN);
         for (unsigned i = RUN_LEN - 2; i > 0; i--)
                 s->zprev[i] = s->zprev[i - 1];
         s->zprev[0] = (float) clamp_abs(zc, 1e30);
-        bool run_past = robust && chart_watched(zr, p->direction) && fabs(zr) >= s->run_k;
+        bool run_past = robust & chart_watched(zr, p->direction) & (fabs(zr) >= s->run_k);
 
         /* The novelty test: has the series gone where it has not been for weeks? y is the value without a
          * candidate's seasonal part (each candidate keeps its own envelope, so that a change of the active
@@ -876,10 +908,14 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         double zs = z;
         double zshift = zm * p->threshold / s->shift.k, zvar = MAX(zv, 0.0) * p->threshold / s->var.k;
         double zrun = zr * p->threshold / s->run_k;
-        zs = select_double(fabs(znov) > fabs(zs) && chart_watched(znov, p->direction), znov, zs);
-        zs = select_double(fabs(zshift) > fabs(zs) && chart_watched(zshift, p->direction), zshift, zs);
-        zs = select_double(fabs(zrun) > fabs(zs) && chart_watched(zrun, p->direction), zrun, zs);
-        zs = select_double(p->direction == DETECTOR_DIRECTION_BOTH && zvar > fabs(zs), zvar, zs);
+        if (fabs(znov) > fabs(zs) && chart_watched(znov, p->direction))
+                zs = znov;
+        if (fabs(zshift) > fabs(zs) && chart_watched(zshift, p->direction))
+                zs = zshift;
+        if (fabs(zrun) > fabs(zs) && chart_watched(zrun, p->direction))
+                zs = zrun;
+        if (p->direction == DETECTOR_DIRECTION_BOTH && zvar > fabs(zs))
+                zs = zvar;
         v->expected = pred[a];
         v->lower = pred[a] - p->threshold * sigma;
         v->upper = pred[a] + p->threshold * sigma;
@@ -932,10 +968,10 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         /* Levels and scales of every candidate, each judged by its own band; the active one's alarms of the
          * multi-sample tests count towards confirming a shift. */
         double k = s->k;
-        bool var_past = robust && p->direction == DETECTOR_DIRECTION_BOTH && zv >= s->var.k;
-        int alarm_side = shift_past ? (s->shift.m > 0 ? 1 : -1)
-                : run_past          ? (zr > 0 ? 1 : -1)
-                : var_past          ? (r > 0 ? 1 : -1)
+        bool var_past = robust & (p->direction == DETECTOR_DIRECTION_BOTH) & (zv >= s->var.k);
+        int alarm_side = shift_past ? 2 * (s->shift.m > 0) - 1
+                : run_past          ? 2 * (zr > 0) - 1
+                : var_past          ? 2 * (r > 0) - 1
                                     : 0;
         learn_level(
                 s,
