@@ -341,24 +341,37 @@ static inline double bin_value(const float *raw, const float *w, const float *ha
 /* The profile at a phase position: linear between bin centres (circular), except across a step (neighbours
  * further apart than `step`), where the sample's own bin answers -- interpolating a square edge would be
  * wrong on both sides of it every day. */
-static inline double profile_at(const float *val, uint32_t bins, double u, double step) {
-        double v = u - 0.5;
-        int64_t i0 = floor_i64(v);
-        double frac = v - (double) i0;
-        /* i0 is in [-1, bins]: u is below bins but for the rounding of a phase at the very end of a cycle. */
-        if (i0 < 0)
-                i0 += bins;
-        uint32_t a = (uint32_t) i0 < bins ? (uint32_t) i0 : (uint32_t) i0 - bins,
-                 b = a + 1 == bins ? 0 : a + 1;
+static inline double profile_between(const float *val, uint32_t a, uint32_t b, double frac, double step) {
         double d = val[b] - val[a];
         if (fabs(d) > step)
                 return frac < 0.5 ? val[a] : val[b];
         return val[a] + frac * d;
 }
 
+static inline double profile_at(const float *val, uint32_t bins, double u, double step) {
+        double v = u - 0.5;
+        /* The common case first, on a short chain to the loads: v >= 0 truncates to its floor, and the two
+         * bins need no wrapping. */
+        int64_t i0 = (int64_t) v;
+        if (_likely_(v >= 0 && i0 < (int64_t) bins - 1))
+                return profile_between(val, (uint32_t) i0, (uint32_t) i0 + 1, v - (double) i0, step);
+        i0 = floor_i64(v);
+        double frac = v - (double) i0;
+        /* i0 is in [-1, bins]: u is below bins but for the rounding of a phase at the very end of a cycle. */
+        if (i0 < 0)
+                i0 += bins;
+        uint32_t a = (uint32_t) i0 < bins ? (uint32_t) i0 : (uint32_t) i0 - bins,
+                 b = a + 1 == bins ? 0 : a + 1;
+        return profile_between(val, a, b, frac, step);
+}
+
+__attribute__((noinline, cold)) static uint32_t rare_path_u32(uint32_t v) {
+        return v;
+}
+
 static inline uint32_t bin_of(double u, uint32_t bins) {
         uint32_t b = (uint32_t) u;
-        return b < bins ? b : bins - 1;
+        return _likely_(b < bins) ? b : rare_path_u32(bins - 1);
 }
 
 /* ---- refit ---- */
@@ -799,9 +812,9 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         double core_a = core[a];
         if (a != M_FLAT && (layout & LAYOUT_DAILY)) {
                 double wb = arr_d(p, s, A_W)[bd], rb = arr_d(p, s, A_REL)[bd];
-                core_a = sigma_floor_br(
-                        MAX(core[a] * (wb * rb + BIN_SCALE_PRIOR) / (wb + BIN_SCALE_PRIOR), floor_spread),
-                        pred[a]);
+                double sc = core[a] * (wb * rb + BIN_SCALE_PRIOR) / (wb + BIN_SCALE_PRIOR);
+                /* MAX(sc, floor_spread), on the longest chain to z: as a branch (see rare_path()). */
+                core_a = sigma_floor_br(_likely_(sc > floor_spread) ? sc : rare_path(floor_spread), pred[a]);
         }
         double sigma = div_threshold(p, core_a * s->k);
         double r = x - pred[a], z = r / sigma, zc = r / core_a, azc = fabs(zc);
