@@ -296,8 +296,17 @@ static inline void verdict_warming(Verdict *v) {
         v->p = 1;
 }
 
-/* c ? a : b on floats as bit masks, so that no branch depends on c (a comparison of noisy values, a coin
- * toss for the branch predictor). */
+/* c ? a : b on doubles and floats as bit masks, so that no branch depends on c (a comparison of noisy
+ * values, a coin toss for the branch predictor). */
+static inline double select_double(bool c, double a, double b) {
+        uint64_t ua, ub, m = -(uint64_t) c, u;
+        memcpy(&ua, &a, sizeof(ua));
+        memcpy(&ub, &b, sizeof(ub));
+        u = (ua & m) | (ub & ~m);
+        memcpy(&a, &u, sizeof(a));
+        return a;
+}
+
 static inline float select_float(bool c, float a, float b) {
         uint32_t ua, ub, m = -(uint32_t) c, u;
         memcpy(&ua, &a, sizeof(ua));

@@ -921,14 +921,13 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         double zs = z;
         double zshift = zm * p->threshold / s->shift.k, zvar = MAX(zv, 0.0) * p->threshold / s->var.k;
         double zrun = zr * p->threshold / s->run_k;
-        if (fabs(znov) > fabs(zs) && chart_watched(znov, p->direction))
-                zs = znov;
-        if (fabs(zshift) > fabs(zs) && chart_watched(zshift, p->direction))
-                zs = zshift;
-        if (fabs(zrun) > fabs(zs) && chart_watched(zrun, p->direction))
-                zs = zrun;
-        if (p->direction == DETECTOR_DIRECTION_BOTH && zvar > fabs(zs))
-                zs = zvar;
+        /* Selects, not branches: which test is the most surprising is a coin toss on noise, and a
+         * mispredicted branch here would throw away all the learning below that the processor has already
+         * run ahead into. */
+        zs = select_double((fabs(znov) > fabs(zs)) & chart_watched(znov, p->direction), znov, zs);
+        zs = select_double((fabs(zshift) > fabs(zs)) & chart_watched(zshift, p->direction), zshift, zs);
+        zs = select_double((fabs(zrun) > fabs(zs)) & chart_watched(zrun, p->direction), zrun, zs);
+        zs = select_double((p->direction == DETECTOR_DIRECTION_BOTH) & (zvar > fabs(zs)), zvar, zs);
         v->expected = pred[a];
         v->lower = pred[a] - p->threshold * sigma;
         v->upper = pred[a] + p->threshold * sigma;
