@@ -14,6 +14,10 @@
 #include "detector.h"
 #include "macro.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* ---- field descriptions: one table per kind drives save, load and dump ---- */
 
 typedef enum FieldType {
@@ -126,8 +130,34 @@ static inline double tail_neglog10(double z, double *ret_p) {
         return f;
 }
 
+/* z as seen from the rule's direction: positive when it deviates in the watched direction. */
+static inline double verdict_watched_z(const DetectorParams *p, double z) {
+        switch (p->direction) {
+        case DETECTOR_DIRECTION_UP:
+                return z;
+        case DETECTOR_DIRECTION_DOWN:
+                return -z;
+        default:
+                return fabs(z);
+        }
+}
+
+/* Fill score and p of a verdict from a watched z (verdict_watched_z()). A deviation in the unwatched
+ * direction is unremarkable (p = 1). Split from the decision (zz >= threshold) so that a kind can take the
+ * decision early and leave this long chain of dependent operations for last, where it overlaps other work. */
+static inline void verdict_score(double zz, Verdict *v) {
+        if (!(zz > 0)) {
+                v->p = 1;
+                v->score = 0;
+                return;
+        }
+        double f = tail_neglog10(zz, &v->p);
+        v->score = f >= 16 ? 1 : f * (1.0 / 16);
+}
+
 /* Fill score and p of a verdict from a robust z and the rule's direction; returns whether |z| is past
- * threshold in the watched direction. A deviation in the unwatched direction is unremarkable (p = 1). */
+ * threshold in the watched direction. A deviation in the unwatched direction is unremarkable (p = 1). The
+ * same as verdict_score(verdict_watched_z()) and the decision, in one piece (ewma's hot path, as tuned). */
 static inline bool verdict_from_z(const DetectorParams *p, double z, Verdict *v) {
         double zz;
         switch (p->direction) {
@@ -287,6 +317,45 @@ static inline void verdict_warming(Verdict *v) {
         v->anomalous = false;
         v->score = 0;
         v->p = 1;
+}
+
+/* c ? a : b on doubles and floats as bit masks, so that no branch depends on c (a comparison of noisy
+ * values, a coin toss for the branch predictor). */
+static inline double select_double(bool c, double a, double b) {
+        uint64_t ua, ub, m = -(uint64_t) c, u;
+        memcpy(&ua, &a, sizeof(ua));
+        memcpy(&ub, &b, sizeof(ub));
+        u = (ua & m) | (ub & ~m);
+        memcpy(&a, &u, sizeof(a));
+        return a;
+}
+
+static inline float select_float(bool c, float a, float b) {
+        uint32_t ua, ub, m = -(uint32_t) c, u;
+        memcpy(&ua, &a, sizeof(ua));
+        memcpy(&ub, &b, sizeof(ub));
+        u = (ua & m) | (ub & ~m);
+        memcpy(&a, &u, sizeof(a));
+        return a;
+}
+
+/* a > b ? a : b and a < b ? a : b, exactly (NaN and signed zeros included: the second operand wins), as one
+ * instruction where there is one: compilers turn some of these into branches, and on noisy data those are a
+ * coin toss for the branch predictor. */
+static inline double max_sel(double a, double b) {
+#ifdef __SSE2__
+        return _mm_cvtsd_f64(_mm_max_sd(_mm_set_sd(a), _mm_set_sd(b)));
+#else
+        return a > b ? a : b;
+#endif
+}
+
+static inline double min_sel(double a, double b) {
+#ifdef __SSE2__
+        return _mm_cvtsd_f64(_mm_min_sd(_mm_set_sd(a), _mm_set_sd(b)));
+#else
+        return a < b ? a : b;
+#endif
 }
 
 /* v clipped to [-lim, lim] (lim >= 0; NaN stays NaN). Written as two selects that map exactly onto minsd and

@@ -282,40 +282,96 @@ static inline int64_t floor_i64(double v) {
         return i - (v < (double) i);
 }
 
+/* 1 / res, a constant for the default bin widths: a division costs as much as a dozen other operations, and
+ * there are two per sample here (same results: the constant is the same correctly rounded reciprocal). */
+static inline double inv_width(double res) {
+        return feq(res, 900) ? 1 / 900.0 : feq(res, 3600) ? 1 / 3600.0 : 1 / res;
+}
+
+/* v, computed out of line: on a path that is practically never taken, this keeps the compiler from turning
+ * the branch into a select. A correctly predicted branch costs nothing, while a select makes every sample
+ * wait for the comparison's inputs: on the way from a sample to its z, that latency is the update's time. */
+__attribute__((noinline, cold)) static double rare_path(double v) {
+        return v;
+}
+
+/* sigma_floor() as a branch, not a select: the floor practically never applies, and as a select it would put
+ * the whole chain that computes the prediction in front of every division by the sigma. */
+static inline double sigma_floor_br(double sigma, double level) {
+        double f = 1e-9 * fabs(level) + 1e-300;
+        if (_likely_(sigma > f))
+                return sigma;
+        return rare_path(f);
+}
+
+/* (double) floor_i64(v), without the round trip through an integer register (three conversions in a row on
+ * the way from a sample's time to its profile): rounding to an integer by adding and subtracting 1.5 * 2^52
+ * is exact below 2^51, and a comparison mask takes 1 off where that rounded up. */
+static inline double floor_d(double v) {
+#ifdef __SSE2__
+        if (_likely_(fabs(v) < 0x1p51)) {
+                __m128d x = _mm_set_sd(v), big = _mm_set_sd(0x1.8p52);
+                __m128d r = _mm_sub_sd(_mm_add_sd(x, big), big);
+                r = _mm_sub_sd(r, _mm_and_pd(_mm_cmpgt_sd(r, x), _mm_set_sd(1.0)));
+                return _mm_cvtsd_f64(r);
+        }
+#endif
+        return (double) floor_i64(v);
+}
+
 /* Phase position in bins: [0, bins). */
 static inline double phase_bins(double local_t, double period, double res) {
-        double ph = local_t - (double) floor_i64(local_t * (1 / period)) * period;
-        if (ph < 0) /* rounding at a period boundary */
-                ph = 0;
-        return ph * (1 / res);
+        double ph = local_t - floor_d(local_t * (1 / period)) * period;
+        if (_unlikely_(ph < 0)) /* rounding at a period boundary */
+                ph = rare_path(0);
+        return ph * inv_width(res);
 }
 
 /* A bin's value: its own running mean, shrunk towards the harmonic fit in proportion to how little data it
  * has. */
+static inline double bin_value_of(float raw, float w, float harm) {
+        double wb = w;
+        return (wb * raw + BIN_PRIOR_WEIGHT * harm) / (wb + BIN_PRIOR_WEIGHT);
+}
+
 static inline double bin_value(const float *raw, const float *w, const float *harm, uint32_t b) {
-        double wb = w[b];
-        return (wb * raw[b] + BIN_PRIOR_WEIGHT * harm[b]) / (wb + BIN_PRIOR_WEIGHT);
+        return bin_value_of(raw[b], w[b], harm[b]);
 }
 
 /* The profile at a phase position: linear between bin centres (circular), except across a step (neighbours
  * further apart than `step`), where the sample's own bin answers -- interpolating a square edge would be
  * wrong on both sides of it every day. */
-static inline double profile_at(const float *val, uint32_t bins, double u, double step) {
-        double v = u - 0.5;
-        int64_t i0 = floor_i64(v);
-        double frac = v - (double) i0;
-        if (i0 < 0)
-                i0 += bins;
-        uint32_t a = (uint32_t) i0 % bins, b = a + 1 == bins ? 0 : a + 1;
+static inline double profile_between(const float *val, uint32_t a, uint32_t b, double frac, double step) {
         double d = val[b] - val[a];
         if (fabs(d) > step)
                 return frac < 0.5 ? val[a] : val[b];
         return val[a] + frac * d;
 }
 
+static inline double profile_at(const float *val, uint32_t bins, double u, double step) {
+        double v = u - 0.5;
+        /* The common case first, on a short chain to the loads: v >= 0 truncates to its floor, and the two
+         * bins need no wrapping. */
+        int64_t i0 = (int64_t) v;
+        if (_likely_(v >= 0 && i0 < (int64_t) bins - 1))
+                return profile_between(val, (uint32_t) i0, (uint32_t) i0 + 1, v - (double) i0, step);
+        i0 = floor_i64(v);
+        double frac = v - (double) i0;
+        /* i0 is in [-1, bins]: u is below bins but for the rounding of a phase at the very end of a cycle. */
+        if (i0 < 0)
+                i0 += bins;
+        uint32_t a = (uint32_t) i0 < bins ? (uint32_t) i0 : (uint32_t) i0 - bins,
+                 b = a + 1 == bins ? 0 : a + 1;
+        return profile_between(val, a, b, frac, step);
+}
+
+__attribute__((noinline, cold)) static uint32_t rare_path_u32(uint32_t v) {
+        return v;
+}
+
 static inline uint32_t bin_of(double u, uint32_t bins) {
         uint32_t b = (uint32_t) u;
-        return b < bins ? b : bins - 1;
+        return _likely_(b < bins) ? b : rare_path_u32(bins - 1);
 }
 
 /* ---- refit ---- */
@@ -568,12 +624,13 @@ static void recalibrate(const DetectorParams *p, SeasonalState *s, double t) {
 
 /* ---- per sample ---- */
 
+/* Both without a branch on z: bitwise operators on the comparisons, not && and ||. */
 static inline bool chart_watched(double z, DetectorDirection d) {
-        return d == DETECTOR_DIRECTION_BOTH || (d == DETECTOR_DIRECTION_UP ? z > 0 : z < 0);
+        return (d == DETECTOR_DIRECTION_BOTH) | (d == DETECTOR_DIRECTION_UP ? z > 0 : z < 0);
 }
 
 static inline bool chart_past(const Chart *c, double z, DetectorDirection d) {
-        return chart_watched(z, d) && fabs(z) >= c->k;
+        return chart_watched(z, d) & (fabs(z) >= c->k);
 }
 
 static inline void chart_count(Chart *c, double t, double az, bool past, bool warm, float weight) {
@@ -666,9 +723,12 @@ static inline void
         double dev = u - raw[b];
         if (w[b] >= BIN_MATURE_WEIGHT && fabs(dev) >= clip * 2)
                 return; /* an outlier for a bin that knows its value */
-        raw[b] = (float) (raw[b] + clamp_abs(dev, clip) / wb);
-        w[b] = (float) wb;
-        val[b] = (float) bin_value(raw, w, harm, b);
+        /* From the new values, not from memory: the arrays might alias as far as the compiler knows, and a
+         * store and reload would lengthen the chain from this sample to the next one's profile. */
+        float nraw = (float) (raw[b] + clamp_abs(dev, clip) / wb), nw = (float) wb;
+        raw[b] = nraw;
+        w[b] = nw;
+        val[b] = (float) bin_value_of(nraw, nw, harm[b]);
 }
 
 int detector_seasonal_update(const DetectorParams *p, void *state, const DetectorSample *sample, Verdict *v) {
@@ -743,7 +803,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         double floor_spread = SPREAD_FLOOR * s->spread;
         double core[N_MODELS];
         for (unsigned m = 0; m < N_MODELS; m++)
-                core[m] = sigma_floor(MAX(s->scale[m] * MAD_TO_SIGMA, floor_spread), pred[m]);
+                core[m] = sigma_floor_br(MAX(s->scale[m] * MAD_TO_SIGMA, floor_spread), pred[m]);
 
         /* The active candidate's core sigma at this phase: with a daily profile, scaled by the phase's
          * relative noise level (noise often follows load), shrunk towards 1 while the bin has little data. */
@@ -752,17 +812,17 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         double core_a = core[a];
         if (a != M_FLAT && (layout & LAYOUT_DAILY)) {
                 double wb = arr_d(p, s, A_W)[bd], rb = arr_d(p, s, A_REL)[bd];
-                core_a = sigma_floor(
-                        MAX(core[a] * (wb * rb + BIN_SCALE_PRIOR) / (wb + BIN_SCALE_PRIOR), floor_spread),
-                        pred[a]);
+                double sc = core[a] * (wb * rb + BIN_SCALE_PRIOR) / (wb + BIN_SCALE_PRIOR);
+                /* MAX(sc, floor_spread), on the longest chain to z: as a branch (see rare_path()). */
+                core_a = sigma_floor_br(_likely_(sc > floor_spread) ? sc : rare_path(floor_spread), pred[a]);
         }
-        double sigma = core_a * s->k / p->threshold;
+        double sigma = div_threshold(p, core_a * s->k);
         double r = x - pred[a], z = r / sigma, zc = r / core_a, azc = fabs(zc);
         bool past = azc >= s->k;
         bool robust = s->n >= BOOT_SAMPLES;
 
         /* The charts. */
-        double zcc = clamp_abs(zc, CHART_CLIP);
+        double zcc = _likely_(fabs(zc) <= CHART_CLIP) ? zc : rare_path(clamp_abs(zc, CHART_CLIP));
         /* Each chart is measured in its own core sigmas: the iid theory, or more where residuals are
          * autocorrelated (a model that is a little off for hours), so that the calibration sees a sane scale. */
         double sm = sqrt(MAX(s->sq_mean, 0.05) * CHART_ALPHA / (2 - CHART_ALPHA));
@@ -772,7 +832,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         s->shift.m = (float) (s->shift.m + (zcc - s->shift.m) * CHART_ALPHA);
         s->var.m = (float) (s->var.m + (fabs(zcc) - s->abs_mean - s->var.m) * VAR_ALPHA);
         double zm = s->shift.m / sm, zv = s->var.m / sv;
-        bool shift_past = robust && chart_past(&s->shift, zm, p->direction);
+        bool shift_past = robust & chart_past(&s->shift, zm, p->direction);
 
         /* The run test: all of the last RUN_LEN samples beyond the same level on one side. Under independent
          * noise its tail is that of one sample raised to the RUN_LEN-th power, so its boundary sits well
@@ -784,11 +844,13 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 mup = MIN(mup, s->zprev[i]);
                 mdn = MAX(mdn, s->zprev[i]);
         }
-        double zr = (mup > 0 ? mup : mdn < 0 ? mdn : 0) * sqrt((double) RUN_LEN);
+        /* mup > 0 ? mup : mdn < 0 ? mdn : 0 without a branch on noise (mup <= mdn: at most one term is not
+         * zero). */
+        double zr = (max_sel(mup, 0.0) + min_sel(mdn, 0.0)) * sqrt((double) RUN_LEN);
         for (unsigned i = RUN_LEN - 2; i > 0; i--)
                 s->zprev[i] = s->zprev[i - 1];
         s->zprev[0] = (float) clamp_abs(zc, 1e30);
-        bool run_past = robust && chart_watched(zr, p->direction) && fabs(zr) >= s->run_k;
+        bool run_past = robust & chart_watched(zr, p->direction) & (fabs(zr) >= s->run_k);
 
         /* The novelty test: has the series gone where it has not been for weeks? y is the value without a
          * candidate's seasonal part (each candidate keeps its own envelope, so that a change of the active
@@ -859,22 +921,21 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         double zs = z;
         double zshift = zm * p->threshold / s->shift.k, zvar = MAX(zv, 0.0) * p->threshold / s->var.k;
         double zrun = zr * p->threshold / s->run_k;
-        if (fabs(znov) > fabs(zs) && chart_watched(znov, p->direction))
-                zs = znov;
-        if (fabs(zshift) > fabs(zs) && chart_watched(zshift, p->direction))
-                zs = zshift;
-        if (fabs(zrun) > fabs(zs) && chart_watched(zrun, p->direction))
-                zs = zrun;
-        if (p->direction == DETECTOR_DIRECTION_BOTH && zvar > fabs(zs))
-                zs = zvar;
+        /* Selects, not branches: which test is the most surprising is a coin toss on noise, and a
+         * mispredicted branch here would throw away all the learning below that the processor has already
+         * run ahead into. */
+        zs = select_double((fabs(znov) > fabs(zs)) & chart_watched(znov, p->direction), znov, zs);
+        zs = select_double((fabs(zshift) > fabs(zs)) & chart_watched(zshift, p->direction), zshift, zs);
+        zs = select_double((fabs(zrun) > fabs(zs)) & chart_watched(zrun, p->direction), zrun, zs);
+        zs = select_double((p->direction == DETECTOR_DIRECTION_BOTH) & (zvar > fabs(zs)), zvar, zs);
         v->expected = pred[a];
         v->lower = pred[a] - p->threshold * sigma;
         v->upper = pred[a] + p->threshold * sigma;
         v->warming_up = false;
-        v->anomalous = verdict_from_z(p, zs, v);
+        /* The decision now (the rest of the update needs it), the score last (verdict_score()). */
+        double zz = verdict_watched_z(p, zs);
         bool warm = detector_is_warm(p, s->n, t - s->first_t);
-        if (!warm)
-                verdict_warming(v);
+        v->anomalous = warm && zz > 0 && zz >= p->threshold;
 
         /* Tail histograms of the sample and of the charts. */
         uint32_t quiet = (s->flags >> FLAG_QUIET_SHIFT) & 0xff;
@@ -919,10 +980,10 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         /* Levels and scales of every candidate, each judged by its own band; the active one's alarms of the
          * multi-sample tests count towards confirming a shift. */
         double k = s->k;
-        bool var_past = robust && p->direction == DETECTOR_DIRECTION_BOTH && zv >= s->var.k;
-        int alarm_side = shift_past ? (s->shift.m > 0 ? 1 : -1)
-                : run_past          ? (zr > 0 ? 1 : -1)
-                : var_past          ? (r > 0 ? 1 : -1)
+        bool var_past = robust & (p->direction == DETECTOR_DIRECTION_BOTH) & (zv >= s->var.k);
+        int alarm_side = shift_past ? 2 * (s->shift.m > 0) - 1
+                : run_past          ? 2 * (zr > 0) - 1
+                : var_past          ? 2 * (r > 0) - 1
                                     : 0;
         learn_level(
                 s,
@@ -1008,29 +1069,28 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         }
 
         /* A lasting change of level is the new normal after RELEARN_SECONDS. */
-        int side = zc > RUN_SIGMA ? 1 : zc < -RUN_SIGMA ? -1 : 0;
-        if (side == 0)
-                s->run = 0;
-        else if ((s->run > 0 && side > 0) || (s->run < 0 && side < 0)) {
-                s->run += side;
-                s->run_time += (float) dt;
-                s->run_sum += (float) r;
+        /* Which side of 1 core sigma a sample falls is a coin toss: selects, no branches. A sample within
+         * it ends the run (and leaves its time and sum as they were). */
+        int side = (zc > RUN_SIGMA) - (zc < -RUN_SIGMA);
+        bool cont = (int64_t) s->run * side > 0, restart = side != 0 && !cont;
+        s->run = cont ? s->run + side : side;
+        s->run_time = select_float(cont, s->run_time + (float) dt, select_float(restart, 0, s->run_time));
+        s->run_sum = select_float(cont, s->run_sum + (float) r, select_float(restart, (float) r, s->run_sum));
+        if (_unlikely_(cont & ((uint32_t) abs(s->run) >= RUN_MIN_SAMPLES) & (s->run_time >= RELEARN_SECONDS))) {
                 uint32_t len = (uint32_t) abs(s->run);
-                if (len >= RUN_MIN_SAMPLES && s->run_time >= RELEARN_SECONDS) {
-                        double shift = s->run_sum / len;
-                        for (unsigned m = 0; m < N_MODELS; m++) {
-                                s->level[m] += shift;
-                                s->level_w[m] = MIN(s->level_w[m], (float) len);
-                        }
-                        s->ref += shift;
-                        s->ref_w = MIN(s->ref_w, (float) len);
-                        s->run = 0;
+                double shift = s->run_sum / len;
+                for (unsigned m = 0; m < N_MODELS; m++) {
+                        s->level[m] += shift;
+                        s->level_w[m] = MIN(s->level_w[m], (float) len);
                 }
-        } else {
-                s->run = side;
-                s->run_time = 0;
-                s->run_sum = (float) r;
+                s->ref += shift;
+                s->ref_w = MIN(s->ref_w, (float) len);
+                s->run = 0;
         }
+
+        verdict_score(zz, v);
+        if (!warm)
+                verdict_warming(v);
 
         s->last_t = t;
         if (s->n < UINT32_MAX)
