@@ -3,9 +3,10 @@
  * The detector front door: parameter defaults and validation, dispatch to the kinds, the score, and the
  * state serialization that all kinds share.
  *
- * Binary state format (version 3), little-endian:
+ * Binary state format (version 4), little-endian:
  *   0  "HSD"            magic
- *   3  u8  version      3 (2: tail calibration without the spacing of exceedances past the boundary;
+ *   3  u8  version      4 (3: seasonal state without the novelty test's hold-off times;
+ *                       2: tail calibration without the spacing of exceedances past the boundary;
  *                       1: seasonal state before the run, confirmation and novelty tests)
  *   4  u8  type         DetectorType
  *   5  u8[3]            zero
@@ -29,7 +30,7 @@
 #include "strbuf.h"
 
 #define STATE_MAGIC "HSD"
-#define STATE_VERSION 3
+#define STATE_VERSION 4
 #define STATE_HEADER_SIZE 24
 
 static const DetectorKind *const kinds[_DETECTOR_TYPE_MAX] = {

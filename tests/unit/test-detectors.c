@@ -522,6 +522,86 @@ static void test_seasonal_novelty(void **state) {
         det_done(&d);
 }
 
+/* Two weeks of a spiky quantized series: a floor of 10 with noise in steps of 0.5, and a spike of one
+ * sample to 40-60 every 6 hours or so (a cron job, a GC): the calibrated boundary of the sample test sits
+ * beyond the spikes. Returns the detector, warmed up, with *t at the next sample; asserts that the two
+ * weeks raise nothing. */
+static void spiky_two_weeks(Det *d, double *t) {
+        unsigned early = 0;
+        det_new(d, DETECTOR_TYPE_SEASONAL);
+        det_start(d);
+        for (unsigned i = 0; i < 14 * 288; i++, *t += 300) {
+                double x = 10 + 0.5 * floor(2 * gauss() + 0.5);
+                if (i % 72 == 36 + (unsigned) (i / 72 * 7919) % 30)
+                        x = 40 + 20 * uniform();
+                Verdict v = feed(d, *t, x);
+                if (i >= 2 * 288 && v.anomalous)
+                        early++;
+        }
+        assert_int_equal(early, 0);
+}
+
+static void test_seasonal_novelty_burst(void **state) {
+        /* A burst of two samples to 16 on the spiky series: far below its spikes, so no single sample is
+         * remarkable, and too short for the run test, but two samples in a row far beyond where two
+         * samples in a row have been -- caught by the novelty test's pair rule (without it: not at all).
+         * Two samples a little high (11.5 and 12) are no news. */
+        Det d;
+        double t = T0;
+        rng_seed(14);
+        spiky_two_weeks(&d, &t);
+        unsigned alarms = 0;
+        for (unsigned i = 0; i < 24; i++, t += 300) {
+                double x = i < 2 ? (i == 0 ? 11.5 : 12) : 10 + 0.5 * floor(2 * gauss() + 0.5);
+                alarms += feed(&d, t, x).anomalous;
+        }
+        assert_int_equal(alarms, 0);
+        unsigned first = UINT32_MAX;
+        for (unsigned i = 0; i < 12; i++, t += 300) {
+                double x = i < 2 ? 16 : 10 + 0.5 * floor(2 * gauss() + 0.5);
+                if (feed(&d, t, x).anomalous && first == UINT32_MAX)
+                        first = i;
+        }
+        print_message("seasonal: a two-sample burst on a spiky series, caught at sample %u\n", first);
+        assert_true(first <= 1);
+        det_done(&d);
+}
+
+static void test_seasonal_novelty_holdoff(void **state) {
+        /* On the spiky series, bursts of two samples every 2 hours for 6 hours, each further out (16, 20,
+         * 24) -- each one beyond where two samples have been, so each is novel again. The series that keeps
+         * going out is one piece of news: one alarm episode for the three bursts (three without the
+         * hold-off). A burst the other way is news at once, and a burst up again the next day too. */
+        Det d;
+        double t = T0;
+        rng_seed(15);
+        spiky_two_weeks(&d, &t);
+        unsigned episodes = 0;
+        bool prev = false;
+        for (unsigned i = 0; i < 6 * 12; i++, t += 300) {
+                double x = i % 24 < 2 ? 16 + 4 * (i / 24) : 10 + 0.5 * floor(2 * gauss() + 0.5);
+                bool a = feed(&d, t, x).anomalous;
+                episodes += a && !prev;
+                prev = a;
+        }
+        print_message("seasonal: three bursts further and further out, %u alarm episode(s)\n", episodes);
+        assert_int_equal(episodes, 1);
+        unsigned down = 0, up = 0;
+        for (unsigned i = 0; i < 24 * 12; i++, t += 300) {
+                double x = 10 + 0.5 * floor(2 * gauss() + 0.5);
+                if (i == 12 || i == 13)
+                        x = -10;
+                if (i == 23 * 12 || i == 23 * 12 + 1)
+                        x = 45;
+                Verdict v = feed(&d, t, x);
+                down += i >= 12 && i < 24 && v.anomalous;
+                up += i >= 23 * 12 && v.anomalous;
+        }
+        assert_true(down > 0);
+        assert_true(up > 0);
+        det_done(&d);
+}
+
 static void test_seasonal_extreme_threshold(void **state) {
         /* The largest threshold a rule may give (1000: the false-alarm rarity underflows a double and is
          * held at 1e-300) still gives finite boundaries after the recalibrations, and neither noise nor a
@@ -819,6 +899,8 @@ int main(void) {
                 cmocka_unit_test(test_seasonal_rhythm),
                 cmocka_unit_test(test_seasonal_lasting_shift),
                 cmocka_unit_test(test_seasonal_novelty),
+                cmocka_unit_test(test_seasonal_novelty_burst),
+                cmocka_unit_test(test_seasonal_novelty_holdoff),
                 cmocka_unit_test(test_seasonal_extreme_threshold),
                 cmocka_unit_test(test_recurring_faults),
                 cmocka_unit_test(test_threshold),
