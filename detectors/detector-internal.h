@@ -267,6 +267,12 @@ static inline bool tail_due(const TailCal *c, double t, uint32_t n) {
  * several tests per sample splits it, so that together they keep the rate). */
 float tail_recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n);
 
+/* The same for a single-sample test, whose sparse exceedances are recurring blips of one size (a daily cron
+ * spike): a level that the data shows (TAIL_SEEN times) to be exceeded more often than alpha puts the
+ * boundary past the top of that level's bin, not at its bottom -- there the blips themselves would be past
+ * the boundary, one day in two. */
+float tail_recalibrate_blips(TailCal *c, double t, double threshold, double share, uint32_t n);
+
 /* Only the empirical part, for statistics that are not z-like (no fit, no Gaussian floor): the level above
  * the highest one the data shows (at least 3 times) to be exceeded more often than alpha, or 0. */
 float tail_empirical(TailCal *c, double t, double threshold, double share, uint32_t n);

@@ -559,8 +559,8 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
  * to page, while a real spike of a few samples is the run test's (whose boundary needs no extrapolation). */
 static void recalibrate(const DetectorParams *p, SeasonalState *s, double t) {
         TailCal rare = s->tail;
-        s->k = tail_recalibrate(&s->tail, t, p->threshold, TEST_SHARE, s->n);
-        float k_rare = tail_recalibrate(&rare, t, p->threshold, TEST_SHARE * SAMPLE_RARITY, s->n);
+        s->k = tail_recalibrate_blips(&s->tail, t, p->threshold, TEST_SHARE, s->n);
+        float k_rare = tail_recalibrate_blips(&rare, t, p->threshold, TEST_SHARE * SAMPLE_RARITY, s->n);
         /* The per-sample rarity alpha that tail_recalibrate() aims at, from the same sampling interval and
          * within the same bounds (a threshold of hundreds of sigmas underflows erfc()). */
         double interval = s->tail.dt_mean > 0 ? s->tail.dt_mean : 300;

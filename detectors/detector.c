@@ -419,7 +419,8 @@ float tail_empirical(TailCal *c, double t, double threshold, double share, uint3
         return 0;
 }
 
-float tail_recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n_now) {
+/* blips: see tail_recalibrate_blips(). */
+static float recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n_now, bool blips) {
         double alpha = tail_fold(c, t, threshold, share, n_now);
         double k_min = gsl_cdf_ugaussian_Qinv(alpha / 2); /* the boundary is never tighter than Gaussian */
 
@@ -470,11 +471,20 @@ float tail_recalibrate(TailCal *c, double t, double threshold, double share, uin
                 }
         }
         /* Never inside levels that the data shows (TAIL_SEEN times) to be exceeded more often than alpha; a
-         * lone far exceedance -- an anomaly -- does not move the boundary past itself. */
+         * lone far exceedance -- an anomaly -- does not move the boundary past itself. With blips, past the
+         * top of the level's bin, where the exceedances themselves are. */
         for (int j = top + 1; j < TAIL_LEVELS; j++)
                 if (above[j] >= TAIL_SEEN && above[j] / n > alpha)
-                        k = MAX(k, tail_level(j));
+                        k = MAX(k, blips ? tail_level(j + 1) : tail_level(j));
         return (float) MAX(k, k_min);
+}
+
+float tail_recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n_now) {
+        return recalibrate(c, t, threshold, share, n_now, false);
+}
+
+float tail_recalibrate_blips(TailCal *c, double t, double threshold, double share, uint32_t n_now) {
+        return recalibrate(c, t, threshold, share, n_now, true);
 }
 
 /* ---- serialization ---- */

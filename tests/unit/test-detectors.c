@@ -395,6 +395,29 @@ static void test_recurring_faults(void **state) {
         assert_int_equal(recurring_missed(DETECTOR_TYPE_SEASONAL, 1, 150, 160), 10);
 }
 
+static void test_seasonal_daily_blip(void **state) {
+        /* A quiet quantized gauge (CPU 0.13 % +- steps of 0.01) with a cron job's blip of one sample to
+         * 1.4-1.6 once a day at about the same time: after the first days the blip is the series' normal
+         * tail, every day. The blips land inside one level of the tail histogram; a boundary at that
+         * level's bottom put 10 of them past it. */
+        const double dt = 300;
+        Det d;
+        double t = T0;
+        unsigned late = 0;
+        rng_seed(16);
+        det_new(&d, DETECTOR_TYPE_SEASONAL);
+        det_start(&d);
+        for (unsigned i = 0; i < 16 * 288; i++, t += dt) {
+                double x = 0.13 + 0.01 * floor(2 * gauss() + 0.5);
+                if (i % 288 == 100 + (unsigned) (i / 288 * 7) % 3)
+                        x = 1.4 + 0.2 * uniform();
+                if (feed(&d, t, x).anomalous && i >= 4 * 288)
+                        late++;
+        }
+        assert_int_equal(late, 0);
+        det_done(&d);
+}
+
 /* ---- seasonal: weeks of daily and weekly rhythm, and a phase anomaly ---- */
 
 static int cmp_double(const void *a, const void *b) {
@@ -903,6 +926,7 @@ int main(void) {
                 cmocka_unit_test(test_seasonal_novelty_holdoff),
                 cmocka_unit_test(test_seasonal_extreme_threshold),
                 cmocka_unit_test(test_recurring_faults),
+                cmocka_unit_test(test_seasonal_daily_blip),
                 cmocka_unit_test(test_threshold),
                 cmocka_unit_test(test_burnrate),
                 cmocka_unit_test(test_trend),
