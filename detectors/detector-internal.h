@@ -52,6 +52,9 @@ typedef struct DetectorKind {
         size_t (*describe)(const DetectorParams *p, FieldDesc out[static FIELDS_MAX]);
         /* Sanity of a loaded state (finite where it must be, counts in range): 0 or -EBADMSG. */
         int (*check)(const DetectorParams *p, const void *state);
+        /* Optional: after loading a state of an older format version, derive the fields that version lacks
+         * (they hold their initial values) from those it has. */
+        void (*migrate)(const DetectorParams *p, void *state, unsigned from_version);
 } DetectorKind;
 
 extern const DetectorKind detector_ewma, detector_seasonal, detector_threshold, detector_cusum,
@@ -297,6 +300,12 @@ static inline bool tail_due(const TailCal *c, double t, uint32_t n) {
  * new boundary k, in core sigmas. share is this test's part of the false-alarm budget (a kind that runs
  * several tests per sample splits it, so that together they keep the rate). */
 float tail_recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n);
+
+/* The same for a single-sample test, whose sparse exceedances are recurring blips of one size (a daily cron
+ * spike): a level that the data shows (TAIL_SEEN times) to be exceeded more often than alpha puts the
+ * boundary past the top of that level's bin, not at its bottom -- there the blips themselves would be past
+ * the boundary, one day in two. */
+float tail_recalibrate_blips(TailCal *c, double t, double threshold, double share, uint32_t n);
 
 /* Only the empirical part, for statistics that are not z-like (no fit, no Gaussian floor): the level above
  * the highest one the data shows (at least 3 times) to be exceeded more often than alpha, or 0. */

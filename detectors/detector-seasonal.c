@@ -28,8 +28,10 @@
  * alarm; the sample test's boundary also carries a guard against heavy tails (recalibrate()). A fifth test
  * needs no noise model: novelty, the median of the last 3 de-seasonalized values outside the envelope of
  * everything the series has done in the past weeks (by 3 % of its width at the default threshold, for 3
- * medians in a row). It catches what the residual tests cannot see on series whose noise is quantized,
- * two-level, heavy-tailed or strongly autocorrelated: a move to where the series has not been. The verdict
+ * medians in a row), or the last two values beyond where two values in a row have been (by 20 %); at most
+ * once a day on each side while an excursion goes on. It catches what the residual tests cannot see on
+ * series whose noise is quantized, two-level, heavy-tailed or strongly autocorrelated: a move to where the
+ * series has not been. The verdict
  * reports the most surprising test, scaled so that each boundary sits at |z| = threshold (Student-t(10)
  * score).
  *
@@ -58,9 +60,9 @@
  * shift is followed by the levels (30 min half-life). A lasting change of variance widens the band step by
  * step. Core sigmas never fall below 2 % of the series' overall spread (noise-free series).
  *
- * Memory (default, period detection): a 792-byte header (levels, scales, charts, four tail histograms, the
- * novelty envelopes) and 4-byte floats per bin -- 5 per daily bin, 4 per weekly bin: 5 400 bytes per series.
- * [1d] alone: 2 712 bytes; [1w] alone: 3 480; the worst case (resolution 1m): 32 KB. Profile floats hold
+ * Memory (default, period detection): an 840-byte header (levels, scales, charts, four tail histograms, the
+ * novelty envelopes) and 4-byte floats per bin -- 5 per daily bin, 4 per weekly bin: 5 448 bytes per series.
+ * [1d] alone: 2 760 bytes; [1w] alone: 3 528; the worst case (resolution 1m): 32 KB. Profile floats hold
  * deviations from the level, so their precision is relative to the seasonal amplitude, not to the level.
  *
  * Warm-up default: 2 hours and 24 samples.
@@ -122,6 +124,8 @@ enum { M_FLAT, M_DAILY, M_WEEKLY, N_MODELS };
 #define CONFIRM_SECONDS 900.0 /* ... lasting at least this long */
 #define NOVELTY_MARGIN 0.03   /* beyond the envelope by this fraction of its width ... */
 #define NOVELTY_RUN 3         /* ... for this many medians in a row */
+#define NOVELTY_PAIR 0.2      /* two samples beyond the pairs' envelope by this fraction of its width */
+#define NOVELTY_HOLDOFF DAY   /* an excursion on one side that goes on alarms once in this time */
 #define NOVELTY_WARMUP DAY    /* the envelope needs a daily cycle before it means anything */
 #define NOVELTY_BULK_MADS 4.0 /* the envelope forgets down to the bulk: centre +- this many MADs */
 #define HALFLIFE_NOVELTY (28 * DAY)
@@ -204,8 +208,11 @@ typedef struct SeasonalState {
          * the last three samples), widened at once by every new extreme and slowly forgetting down to the
          * bulk, nov_mid +- NOVELTY_BULK_MADS nov_mad (a day's mean and mean absolute deviation). */
         double nov_hi[N_MODELS], nov_lo[N_MODELS], nov_mid[N_MODELS], nov_mad[N_MODELS];
+        double pair_hi[N_MODELS],
+                pair_lo[N_MODELS];       /* the envelope of where two samples in a row have been */
         double nov_pend_hi, nov_pend_lo; /* the active candidate's pending excursion beyond its envelope */
         int32_t nov_run;                 /* ... its consecutive novel medians on one side (+/-) */
+        double nov_alarm_t[2];           /* the last novel excursions' data times, above/below (NAN: none) */
         float yprev[N_MODELS][2];        /* the previous two de-seasonalized values, newest first */
         /* then: daily arrays d_raw, d_w, d_harm, d_rel, d_val (bins_d floats each), weekly arrays w_raw,
          * w_w, w_harm, w_val (bins_w each); *_val is the bin's value (raw shrunk towards the harmonic fit),
@@ -263,6 +270,7 @@ static void seasonal_init(const DetectorParams *p, void *state) {
         SeasonalState *s = state;
         s->last_t = NAN;
         s->cache_dt = NAN;
+        s->nov_alarm_t[0] = s->nov_alarm_t[1] = NAN;
         for (size_t m = 0; m < N_MODELS; m++)
                 s->err_since[m] = NAN;
         tail_init(&s->tail);
@@ -607,8 +615,8 @@ static void refit(const DetectorParams *p, SeasonalState *s, double t) {
  * to page, while a real spike of a few samples is the run test's (whose boundary needs no extrapolation). */
 static void recalibrate(const DetectorParams *p, SeasonalState *s, double t) {
         TailCal rare = s->tail;
-        s->k = tail_recalibrate(&s->tail, t, p->threshold, TEST_SHARE, s->n);
-        float k_rare = tail_recalibrate(&rare, t, p->threshold, TEST_SHARE * SAMPLE_RARITY, s->n);
+        s->k = tail_recalibrate_blips(&s->tail, t, p->threshold, TEST_SHARE, s->n);
+        float k_rare = tail_recalibrate_blips(&rare, t, p->threshold, TEST_SHARE * SAMPLE_RARITY, s->n);
         /* The per-sample rarity alpha that tail_recalibrate() aims at, from the same sampling interval and
          * within the same bounds (a threshold of hundreds of sigmas underflows erfc()). */
         double interval = s->tail.dt_mean > 0 ? s->tail.dt_mean : 300;
@@ -778,6 +786,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 s->run_k = tail_recalibrate(&s->run_tail, t, p->threshold, TEST_SHARE, 1);
                 for (unsigned m = 0; m < N_MODELS; m++) {
                         s->nov_hi[m] = s->nov_lo[m] = s->nov_mid[m] = x;
+                        s->pair_hi[m] = s->pair_lo[m] = x;
                         s->yprev[m][0] = s->yprev[m][1] = (float) x;
                 }
                 verdict_skipped(v);
@@ -860,17 +869,29 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
          * NOVELTY_RUN novel medians in a row alarm. Then the envelope takes them in, so a new level alarms
          * once, at its onset; an excursion that does not last is taken in without an alarm: a record of
          * independent noise (which any series sets now and then, ever more rarely) never lasts three
-         * medians. The envelope slowly (HALFLIFE_NOVELTY) forgets old extremes down to the bulk of the last
-         * day. The test needs no noise model, so quantized, two-level and heavy-tailed series, whose
-         * calibrated boundaries must be wide, are judged by the same rule as smooth ones, and a creeping
-         * trend (each new extreme a little beyond the last) is no novelty. */
+         * medians. A shorter excursion must go further to be as rare, and be judged against its own kind:
+         * the pair rule compares the last two values (the lower of them upwards, the higher downwards) with
+         * the envelope of every earlier such pair, and alarms beyond it by NOVELTY_PAIR of the medians'
+         * width (for Gaussian noise about as rare as three medians at NOVELTY_MARGIN, by simulation against
+         * three days of history). So a burst of two or three samples far out -- 10-15 minutes at 5-minute
+         * scrapes, an incident already over when three medians would have seen it -- is news however wide
+         * the calibrated boundaries of a spiky series are, while spikes that come in pairs now and then
+         * (independent blips, two in a row by chance) are where pairs have been. An excursion that goes on
+         * -- a level that keeps creeping out after its alarm, each step novel again -- is one piece of news:
+         * after a novelty alarm on one side, further novel excursions on that side alarm only once
+         * NOVELTY_HOLDOFF has passed since the last of them (each one, alarmed or not, restarts it); the
+         * residual tests are not held off, so a fault that recurs is still caught. The envelope slowly
+         * (HALFLIFE_NOVELTY) forgets old extremes down to the bulk of the last day. The test needs no noise
+         * model, so quantized, two-level and heavy-tailed series, whose calibrated boundaries must be wide,
+         * are judged by the same rule as smooth ones, and a creeping trend (each new extreme a little beyond
+         * the last) is no novelty. */
         double znov = 0;
         for (unsigned m = 0; m < N_MODELS; m++) {
                 if ((m == M_DAILY && !(layout & LAYOUT_DAILY)) || (m == M_WEEKLY && !(layout & LAYOUT_WEEKLY)))
                         continue;
                 double y = x - (pred[m] - s->level[m]);
                 double y0 = s->yprev[m][0], y1 = s->yprev[m][1];
-                double ym = MAX(MIN(y, y0), MIN(MAX(y, y0), y1));
+                double ym = MAX(MIN(y, y0), MIN(MAX(y, y0), y1)), pu = MIN(y, y0), pd = MAX(y, y0);
                 s->yprev[m][1] = s->yprev[m][0];
                 s->yprev[m][0] = (float) y;
                 s->nov_mid[m] += (ym - s->nov_mid[m]) * dk[DK_BULK];
@@ -881,12 +902,21 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                         s->nov_hi[m] = hi + (s->nov_hi[m] - hi) * keep;
                 if (s->nov_lo[m] < lo)
                         s->nov_lo[m] = lo + (s->nov_lo[m] - lo) * keep;
+                if (s->pair_hi[m] > hi)
+                        s->pair_hi[m] = hi + (s->pair_hi[m] - hi) * keep;
+                if (s->pair_lo[m] < lo)
+                        s->pair_lo[m] = lo + (s->pair_lo[m] - lo) * keep;
+                double width = MAX(s->nov_hi[m] - s->nov_lo[m], 1e-12 * fabs(s->nov_mid[m]) + 1e-300);
+                double ep = pu > s->pair_hi[m] ? (pu - s->pair_hi[m]) / width
+                        : pd < s->pair_lo[m]   ? (pd - s->pair_lo[m]) / width
+                                               : 0;
+                s->pair_hi[m] = MAX(s->pair_hi[m], pu);
+                s->pair_lo[m] = MIN(s->pair_lo[m], pd);
                 if (m != a) {
                         s->nov_hi[m] = MAX(s->nov_hi[m], ym);
                         s->nov_lo[m] = MIN(s->nov_lo[m], ym);
                         continue;
                 }
-                double width = MAX(s->nov_hi[m] - s->nov_lo[m], 1e-12 * fabs(s->nov_mid[m]) + 1e-300);
                 double ex = ym > s->nov_hi[m] ? (ym - s->nov_hi[m]) / width
                         : ym < s->nov_lo[m]   ? (ym - s->nov_lo[m]) / width
                                               : 0;
@@ -905,8 +935,19 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                         s->nov_run = side;
                         s->nov_pend_hi = s->nov_pend_lo = ym;
                 }
+                double pmargin = NOVELTY_PAIR * p->threshold / 4;
+                bool pair = fabs(ep) > pmargin && t - s->first_t >= NOVELTY_WARMUP;
+                double zn = (unsigned) abs(s->nov_run) >= NOVELTY_RUN ? ex * (p->threshold / margin) : 0,
+                       zp = pair ? ep * (p->threshold / pmargin) : 0;
+                if (fabs(zp) > fabs(zn))
+                        zn = zp;
+                if (fabs(zn) > 0) {
+                        unsigned sd = zn > 0 ? 0 : 1;
+                        if (!(t - s->nov_alarm_t[sd] < NOVELTY_HOLDOFF)) /* also when NAN: none yet */
+                                znov = zn;
+                        s->nov_alarm_t[sd] = t;
+                }
                 if ((unsigned) abs(s->nov_run) >= NOVELTY_RUN) {
-                        znov = ex * (p->threshold / margin);
                         s->nov_hi[m] = MAX(s->nov_hi[m], s->nov_pend_hi);
                         s->nov_lo[m] = MIN(s->nov_lo[m], s->nov_pend_lo);
                         s->nov_run = 0;
@@ -1154,9 +1195,12 @@ static size_t seasonal_describe(const DetectorParams *p, FieldDesc out[static FI
                 { "nov_lo", FIELD_F64, offsetof(SeasonalState, nov_lo), N_MODELS },
                 { "nov_mid", FIELD_F64, offsetof(SeasonalState, nov_mid), N_MODELS },
                 { "nov_mad", FIELD_F64, offsetof(SeasonalState, nov_mad), N_MODELS },
+                { "pair_hi", FIELD_F64, offsetof(SeasonalState, pair_hi), N_MODELS, 4 },
+                { "pair_lo", FIELD_F64, offsetof(SeasonalState, pair_lo), N_MODELS, 4 },
                 FIELD(SeasonalState, nov_pend_hi, FIELD_F64),
                 FIELD(SeasonalState, nov_pend_lo, FIELD_F64),
                 FIELD(SeasonalState, nov_run, FIELD_I32),
+                { "nov_alarm_t", FIELD_F64, offsetof(SeasonalState, nov_alarm_t), 2, 4 },
                 { "yprev", FIELD_F32, offsetof(SeasonalState, yprev), 2 * N_MODELS },
         };
         size_t n = ELEMENTSOF(f), bd = p->derived.bins_d, bw = p->derived.bins_w;
@@ -1190,9 +1234,9 @@ static int seasonal_check(const DetectorParams *p, const void *state) {
             !isfinite(s->shift.m) || tail_check(&s->shift.tail) < 0 || !(s->var.k > 0) ||
             !isfinite(s->var.k) || !isfinite(s->var.m) || tail_check(&s->var.tail) < 0 ||
             !(s->abs_mean >= 0) || !(s->sq_mean >= 0) || s->shift.quiet > TAIL_QUIET ||
-            s->var.quiet > TAIL_QUIET || !(s->run_k > 0) || !isfinite(s->run_k) ||
-            s->run_quiet > TAIL_QUIET || tail_check(&s->run_tail) < 0 || !isfinite(s->nov_pend_hi) ||
-            !isfinite(s->nov_pend_lo) || s->nov_run == INT32_MIN)
+            s->var.quiet > TAIL_QUIET || !(s->run_k > 0) || !isfinite(s->run_k) || s->run_quiet > TAIL_QUIET ||
+            tail_check(&s->run_tail) < 0 || !isfinite(s->nov_pend_hi) || !isfinite(s->nov_pend_lo) ||
+            s->nov_run == INT32_MIN || isinf(s->nov_alarm_t[0]) || isinf(s->nov_alarm_t[1]))
                 return -EBADMSG;
         for (unsigned i = 0; i < RUN_LEN - 1; i++)
                 if (!isfinite(s->zprev[i]))
@@ -1203,8 +1247,8 @@ static int seasonal_check(const DetectorParams *p, const void *state) {
                     !isfinite(s->err[m]) || s->conf[m] == INT32_MIN || !(s->conf_time[m] >= 0) ||
                     !isfinite(s->conf_time[m]) || !isfinite(s->conf_sum[m]) || !isfinite(s->nov_mid[m]) ||
                     !(s->nov_mad[m] >= 0) || !isfinite(s->nov_mad[m]) || !(s->nov_lo[m] <= s->nov_hi[m]) ||
-                    !isfinite(s->nov_lo[m]) || !isfinite(s->nov_hi[m]) || !isfinite(s->yprev[m][0]) ||
-                    !isfinite(s->yprev[m][1]))
+                    !isfinite(s->nov_lo[m]) || !isfinite(s->nov_hi[m]) || !isfinite(s->pair_lo[m]) ||
+                    !isfinite(s->pair_hi[m]) || !isfinite(s->yprev[m][0]) || !isfinite(s->yprev[m][1]))
                         return -EBADMSG;
         const float *bins = (const float *) (s + 1);
         size_t nb = D_ARRAYS * (size_t) p->derived.bins_d + W_ARRAYS * (size_t) p->derived.bins_w;
@@ -1214,6 +1258,17 @@ static int seasonal_check(const DetectorParams *p, const void *state) {
         return 0;
 }
 
+/* A state of format 2 or 3 has no pair envelope: it starts as the envelope of the medians, which the pairs'
+ * lies within, so an upgrade raises no novelty (an empty one would make the first pair novel). */
+static void seasonal_migrate(const DetectorParams *p, void *state, unsigned from_version) {
+        SeasonalState *s = state;
+        if (from_version < 4 && s->n > 0)
+                for (unsigned m = 0; m < N_MODELS; m++) {
+                        s->pair_hi[m] = s->nov_hi[m];
+                        s->pair_lo[m] = s->nov_lo[m];
+                }
+}
+
 const DetectorKind detector_seasonal = {
         .name = "seasonal",
         .prepare = seasonal_prepare,
@@ -1221,4 +1276,5 @@ const DetectorKind detector_seasonal = {
         .update = detector_seasonal_update,
         .describe = seasonal_describe,
         .check = seasonal_check,
+        .migrate = seasonal_migrate,
 };

@@ -3,16 +3,20 @@
  * The detector front door: parameter defaults and validation, dispatch to the kinds, the score, and the
  * state serialization that all kinds share.
  *
- * Binary state format (version 3), little-endian:
+ * Binary state format (version 4), little-endian:
  *   0  "HSD"            magic
- *   3  u8  version      3; 2 (without the tail calibration's time of the last counted exceedance past the
- *                       boundary) is read too, so an upgrade keeps what was learned; 1 (seasonal state
- * before the run, confirmation and novelty tests) is not 4  u8  type         DetectorType 5  u8[3] zero 8
- * u64 params hash  detector_params_prepare()'s identity of the parameters 16 u32 length       of the payload
+ *   3  u8  version      4; 3 (without the seasonal novelty test's pair envelope and hold-off times) and 2
+ *                       (also without the tail calibration's time of the last counted exceedance past the
+ *                       boundary) are read too, so an upgrade keeps what was learned; 1 (seasonal state
+ *                       before the run, confirmation and novelty tests) is not
+ *   4  u8  type         DetectorType
+ *   5  u8[3]            zero
+ *   8  u64 params hash  detector_params_prepare()'s identity of the parameters
+ *   16 u32 length       of the payload
  *   20 u32 checksum     of the payload (low 32 bits of hash_bytes)
  *   24 payload          the kind's fields in its describe() order: f64/u64 as 8 bytes, f32/u32/i32 as 4;
- *                       a field added in a later version than the blob's is absent (and gets its initial
- *                       value on load)
+ *                       a field added in a later version than the blob's is absent (on load it gets its
+ *                       initial value, or one the kind's migrate() derives from the fields the blob has)
  * Doubles travel as their bit patterns, so NaN and Inf survive and a round trip gives bit-identical state.
  */
 #include <errno.h>
@@ -29,7 +33,7 @@
 #include "strbuf.h"
 
 #define STATE_MAGIC "HSD"
-#define STATE_VERSION 3
+#define STATE_VERSION 4
 #define STATE_VERSION_MIN 2
 #define STATE_HEADER_SIZE 24
 
@@ -424,7 +428,8 @@ float tail_empirical(TailCal *c, double t, double threshold, double share, uint3
         return 0;
 }
 
-float tail_recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n_now) {
+/* blips: see tail_recalibrate_blips(). */
+static float recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n_now, bool blips) {
         double alpha = tail_fold(c, t, threshold, share, n_now);
         double k_min = gsl_cdf_ugaussian_Qinv(alpha / 2); /* the boundary is never tighter than Gaussian */
 
@@ -476,11 +481,20 @@ float tail_recalibrate(TailCal *c, double t, double threshold, double share, uin
                 }
         }
         /* Never inside levels that the data shows (TAIL_SEEN times) to be exceeded more often than alpha; a
-         * lone far exceedance -- an anomaly -- does not move the boundary past itself. */
+         * lone far exceedance -- an anomaly -- does not move the boundary past itself. With blips, past the
+         * top of the level's bin, where the exceedances themselves are. */
         for (int j = top + 1; j < TAIL_LEVELS; j++)
                 if (above[j] >= TAIL_SEEN && above[j] / n > alpha)
-                        k = MAX(k, tail_level(j));
+                        k = MAX(k, blips ? tail_level(j + 1) : tail_level(j));
         return (float) MAX(k, k_min);
+}
+
+float tail_recalibrate(TailCal *c, double t, double threshold, double share, uint32_t n_now) {
+        return recalibrate(c, t, threshold, share, n_now, false);
+}
+
+float tail_recalibrate_blips(TailCal *c, double t, double threshold, double share, uint32_t n_now) {
+        return recalibrate(c, t, threshold, share, n_now, true);
 }
 
 /* ---- serialization ---- */
@@ -603,6 +617,8 @@ int detector_state_load(const DetectorParams *p, void *state, const void *buf, s
                         q += b;
                 }
         }
+        if (version < STATE_VERSION && kinds[p->type]->migrate)
+                kinds[p->type]->migrate(p, tmp, version);
         int r = kinds[p->type]->check(p, tmp);
         if (r < 0)
                 return r;

@@ -435,6 +435,29 @@ static void test_short_history(void **state) {
         det_done(&d);
 }
 
+static void test_seasonal_daily_blip(void **state) {
+        /* A quiet quantized gauge (CPU 0.13 % +- steps of 0.01) with a cron job's blip of one sample to
+         * 1.4-1.6 once a day at about the same time: after the first days the blip is the series' normal
+         * tail, every day. The blips land inside one level of the tail histogram; a boundary at that
+         * level's bottom put 10 of them past it. */
+        const double dt = 300;
+        Det d;
+        double t = T0;
+        unsigned late = 0;
+        rng_seed(16);
+        det_new(&d, DETECTOR_TYPE_SEASONAL);
+        det_start(&d);
+        for (unsigned i = 0; i < 16 * 288; i++, t += dt) {
+                double x = 0.13 + 0.01 * floor(2 * gauss() + 0.5);
+                if (i % 288 == 100 + (unsigned) (i / 288 * 7) % 3)
+                        x = 1.4 + 0.2 * uniform();
+                if (feed(&d, t, x).anomalous && i >= 4 * 288)
+                        late++;
+        }
+        assert_int_equal(late, 0);
+        det_done(&d);
+}
+
 /* ---- seasonal: weeks of daily and weekly rhythm, and a phase anomaly ---- */
 
 static int cmp_double(const void *a, const void *b) {
@@ -559,6 +582,86 @@ static void test_seasonal_novelty(void **state) {
         }
         print_message("seasonal: a two-level series at a new level, caught after %u samples\n", first);
         assert_true(first <= 3);
+        det_done(&d);
+}
+
+/* Two weeks of a spiky quantized series: a floor of 10 with noise in steps of 0.5, and a spike of one
+ * sample to 40-60 every 6 hours or so (a cron job, a GC): the calibrated boundary of the sample test sits
+ * beyond the spikes. Returns the detector, warmed up, with *t at the next sample; asserts that the two
+ * weeks raise nothing. */
+static void spiky_two_weeks(Det *d, double *t) {
+        unsigned early = 0;
+        det_new(d, DETECTOR_TYPE_SEASONAL);
+        det_start(d);
+        for (unsigned i = 0; i < 14 * 288; i++, *t += 300) {
+                double x = 10 + 0.5 * floor(2 * gauss() + 0.5);
+                if (i % 72 == 36 + (unsigned) (i / 72 * 7919) % 30)
+                        x = 40 + 20 * uniform();
+                Verdict v = feed(d, *t, x);
+                if (i >= 2 * 288 && v.anomalous)
+                        early++;
+        }
+        assert_int_equal(early, 0);
+}
+
+static void test_seasonal_novelty_burst(void **state) {
+        /* A burst of two samples to 16 on the spiky series: far below its spikes, so no single sample is
+         * remarkable, and too short for the run test, but two samples in a row far beyond where two
+         * samples in a row have been -- caught by the novelty test's pair rule (without it: not at all).
+         * Two samples a little high (11.5 and 12) are no news. */
+        Det d;
+        double t = T0;
+        rng_seed(14);
+        spiky_two_weeks(&d, &t);
+        unsigned alarms = 0;
+        for (unsigned i = 0; i < 24; i++, t += 300) {
+                double x = i < 2 ? (i == 0 ? 11.5 : 12) : 10 + 0.5 * floor(2 * gauss() + 0.5);
+                alarms += feed(&d, t, x).anomalous;
+        }
+        assert_int_equal(alarms, 0);
+        unsigned first = UINT32_MAX;
+        for (unsigned i = 0; i < 12; i++, t += 300) {
+                double x = i < 2 ? 16 : 10 + 0.5 * floor(2 * gauss() + 0.5);
+                if (feed(&d, t, x).anomalous && first == UINT32_MAX)
+                        first = i;
+        }
+        print_message("seasonal: a two-sample burst on a spiky series, caught at sample %u\n", first);
+        assert_true(first <= 1);
+        det_done(&d);
+}
+
+static void test_seasonal_novelty_holdoff(void **state) {
+        /* On the spiky series, bursts of two samples every 2 hours for 6 hours, each further out (16, 20,
+         * 24) -- each one beyond where two samples have been, so each is novel again. The series that keeps
+         * going out is one piece of news: one alarm episode for the three bursts (three without the
+         * hold-off). A burst the other way is news at once, and a burst up again the next day too. */
+        Det d;
+        double t = T0;
+        rng_seed(15);
+        spiky_two_weeks(&d, &t);
+        unsigned episodes = 0;
+        bool prev = false;
+        for (unsigned i = 0; i < 6 * 12; i++, t += 300) {
+                double x = i % 24 < 2 ? 16 + 4 * (i / 24) : 10 + 0.5 * floor(2 * gauss() + 0.5);
+                bool a = feed(&d, t, x).anomalous;
+                episodes += a && !prev;
+                prev = a;
+        }
+        print_message("seasonal: three bursts further and further out, %u alarm episode(s)\n", episodes);
+        assert_int_equal(episodes, 1);
+        unsigned down = 0, up = 0;
+        for (unsigned i = 0; i < 24 * 12; i++, t += 300) {
+                double x = 10 + 0.5 * floor(2 * gauss() + 0.5);
+                if (i == 12 || i == 13)
+                        x = -10;
+                if (i == 23 * 12 || i == 23 * 12 + 1)
+                        x = 45;
+                Verdict v = feed(&d, t, x);
+                down += i >= 12 && i < 24 && v.anomalous;
+                up += i >= 23 * 12 && v.anomalous;
+        }
+        assert_true(down > 0);
+        assert_true(up > 0);
         det_done(&d);
 }
 
@@ -843,59 +946,98 @@ static const DetectorKind *kind_of(DetectorType k) {
         return all[k];
 }
 
-static void test_state_migration(void **state) {
-        /* A state saved by the previous format version (2) loads: every field it has keeps its value, the
-         * fields version 3 added start as in a new state; an upgrade does not forget what was learned. */
-        for (DetectorType k = 0; k < _DETECTOR_TYPE_MAX; k++) {
-                Det a, b;
-                det_new(&a, k);
-                a.p.has_above = true;
-                a.p.above = 150;
-                a.p.limit = 1000;
-                det_start(&a);
-                size_t size = detector_state_size(&a.p);
-                b.p = a.p;
-                b.state = aligned_alloc(8, size);
-                detector_state_init(&b.p, b.state);
-                _cleanup_free_ uint8_t *fresh = aligned_alloc(8, size);
-                detector_state_init(&a.p, fresh);
-                double t = T0;
-                rng_seed(6);
-                for (unsigned i = 0; i < 3000; i++, t += 60) {
-                        /* spikes now and then, so that the tails have exceedances past the boundary */
-                        DetectorSample s = { .t = t,
-                                             .local_t = t,
-                                             .x = load_shape(t, false) + gauss() + (i % 500 == 499 ? 60 : 0),
-                                             .x2 = 500 + gauss() };
-                        Verdict v;
-                        detector_update(&a.p, a.state, &s, &v);
-                }
-                size_t need = detector_state_save_version(&a.p, a.state, NULL, 0, 2);
-                assert_true(need > 24);
-                assert_true(need <= detector_state_save(&a.p, a.state, NULL, 0));
-                _cleanup_free_ uint8_t *buf = malloc(need);
-                assert_int_equal(detector_state_save_version(&a.p, a.state, buf, need, 2), need);
-                assert_int_equal(buf[3], 2);
-                assert_int_equal(detector_state_load(&b.p, b.state, buf, need), 0);
+/* Whether field f of kind k is one that the kind derives when it loads an older version (migrate()). */
+static bool field_migrated(DetectorType k, const char *name) {
+        return k == DETECTOR_TYPE_SEASONAL && (streq(name, "pair_hi") || streq(name, "pair_lo"));
+}
 
-                FieldDesc f[FIELDS_MAX];
-                size_t n = kind_of(k)->describe(&a.p, f), added = 0;
-                for (size_t i = 0; i < n; i++) {
-                        size_t bytes = (f[i].type == FIELD_F64 || f[i].type == FIELD_U64 ? 8 : 4) * f[i].count;
-                        const uint8_t *want = (f[i].since > 2 ? fresh : (const uint8_t *) a.state) +
-                                f[i].offset;
-                        if (memcmp((const uint8_t *) b.state + f[i].offset, want, bytes) != 0)
-                                fail_msg("%s: field %s", detector_type_to_string(k), f[i].name);
-                        added += f[i].since > 2;
+static void test_state_migration(void **state) {
+        /* A state saved by an older format version (2 or 3) loads: every field it has keeps its value, the
+         * fields added later start as in a new state or are derived (the seasonal pair envelope from the
+         * medians' envelope); an upgrade does not forget what was learned, and the next verdicts raise
+         * nothing that the original state would not. */
+        for (uint8_t version = 2; version <= 3; version++)
+                for (DetectorType k = 0; k < _DETECTOR_TYPE_MAX; k++) {
+                        Det a, b;
+                        det_new(&a, k);
+                        a.p.has_above = true;
+                        a.p.above = 150;
+                        a.p.limit = 1000;
+                        det_start(&a);
+                        size_t size = detector_state_size(&a.p);
+                        b.p = a.p;
+                        b.state = aligned_alloc(8, size);
+                        detector_state_init(&b.p, b.state);
+                        _cleanup_free_ uint8_t *fresh = aligned_alloc(8, size);
+                        detector_state_init(&a.p, fresh);
+                        double t = T0;
+                        rng_seed(6);
+                        for (unsigned i = 0; i < 3000; i++, t += 60) {
+                                /* spikes now and then, so that the tails have exceedances past the boundary */
+                                DetectorSample s = { .t = t,
+                                                     .local_t = t,
+                                                     .x = load_shape(t, false) + gauss() +
+                                                             (i % 500 == 499 ? 60 : 0),
+                                                     .x2 = 500 + gauss() };
+                                Verdict v;
+                                detector_update(&a.p, a.state, &s, &v);
+                        }
+                        size_t need = detector_state_save_version(&a.p, a.state, NULL, 0, version);
+                        assert_true(need > 24);
+                        assert_true(need <= detector_state_save(&a.p, a.state, NULL, 0));
+                        _cleanup_free_ uint8_t *buf = malloc(need);
+                        assert_int_equal(detector_state_save_version(&a.p, a.state, buf, need, version), need);
+                        assert_int_equal(buf[3], version);
+                        assert_int_equal(detector_state_load(&b.p, b.state, buf, need), 0);
+
+                        FieldDesc f[FIELDS_MAX];
+                        size_t n = kind_of(k)->describe(&a.p, f), added = 0;
+                        for (size_t i = 0; i < n; i++) {
+                                size_t bytes = (f[i].type == FIELD_F64 || f[i].type == FIELD_U64 ? 8 : 4) *
+                                        f[i].count;
+                                const uint8_t *got = (const uint8_t *) b.state + f[i].offset;
+                                added += f[i].since > version;
+                                if (f[i].since > version && field_migrated(k, f[i].name))
+                                        continue;
+                                const uint8_t *want = (f[i].since > version ? fresh
+                                                                            : (const uint8_t *) a.state) +
+                                        f[i].offset;
+                                if (memcmp(got, want, bytes) != 0)
+                                        fail_msg(
+                                                "%s from version %u: field %s",
+                                                detector_type_to_string(k),
+                                                version,
+                                                f[i].name);
+                        }
+                        if (version == 2 &&
+                            (k == DETECTOR_TYPE_EWMA || k == DETECTOR_TYPE_SEASONAL ||
+                             k == DETECTOR_TYPE_CUSUM))
+                                assert_true(added > 0); /* the kinds with a tail calibration */
+                        if (k == DETECTOR_TYPE_SEASONAL)
+                                assert_true(added > 0);
+
+                        /* what follows on normal data: no alarm from either, nothing from the migration */
+                        for (unsigned i = 0; i < 1000; i++, t += 60) {
+                                DetectorSample s = { .t = t,
+                                                     .local_t = t,
+                                                     .x = load_shape(t, false) + gauss(),
+                                                     .x2 = 500 + gauss() };
+                                Verdict va, vb;
+                                detector_update(&a.p, a.state, &s, &va);
+                                detector_update(&b.p, b.state, &s, &vb);
+                                if (vb.anomalous && !va.anomalous)
+                                        fail_msg(
+                                                "%s from version %u: an alarm after the upgrade at %u",
+                                                detector_type_to_string(k),
+                                                version,
+                                                i);
+                        }
+                        /* the version before 2 is not read */
+                        buf[3] = 1;
+                        assert_int_equal(detector_state_load(&b.p, b.state, buf, need), -EPROTONOSUPPORT);
+                        det_done(&a);
+                        det_done(&b);
                 }
-                if (k == DETECTOR_TYPE_EWMA || k == DETECTOR_TYPE_SEASONAL || k == DETECTOR_TYPE_CUSUM)
-                        assert_true(added > 0); /* the kinds with a tail calibration */
-                /* the version before 2 is not read */
-                buf[3] = 1;
-                assert_int_equal(detector_state_load(&b.p, b.state, buf, need), -EPROTONOSUPPORT);
-                det_done(&a);
-                det_done(&b);
-        }
 }
 
 static void test_nonfinite_state_survives(void **state) {
@@ -926,9 +1068,12 @@ int main(void) {
                 cmocka_unit_test(test_seasonal_rhythm),
                 cmocka_unit_test(test_seasonal_lasting_shift),
                 cmocka_unit_test(test_seasonal_novelty),
+                cmocka_unit_test(test_seasonal_novelty_burst),
+                cmocka_unit_test(test_seasonal_novelty_holdoff),
                 cmocka_unit_test(test_seasonal_extreme_threshold),
                 cmocka_unit_test(test_recurring_faults),
                 cmocka_unit_test(test_short_history),
+                cmocka_unit_test(test_seasonal_daily_blip),
                 cmocka_unit_test(test_threshold),
                 cmocka_unit_test(test_burnrate),
                 cmocka_unit_test(test_trend),
