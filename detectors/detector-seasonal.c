@@ -906,17 +906,19 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                         s->pair_hi[m] = hi + (s->pair_hi[m] - hi) * keep;
                 if (s->pair_lo[m] < lo)
                         s->pair_lo[m] = lo + (s->pair_lo[m] - lo) * keep;
+                if (m != a) { /* the envelopes only: the tests are the active candidate's */
+                        s->pair_hi[m] = MAX(s->pair_hi[m], pu);
+                        s->pair_lo[m] = MIN(s->pair_lo[m], pd);
+                        s->nov_hi[m] = MAX(s->nov_hi[m], ym);
+                        s->nov_lo[m] = MIN(s->nov_lo[m], ym);
+                        continue;
+                }
                 double width = MAX(s->nov_hi[m] - s->nov_lo[m], 1e-12 * fabs(s->nov_mid[m]) + 1e-300);
                 double ep = pu > s->pair_hi[m] ? (pu - s->pair_hi[m]) / width
                         : pd < s->pair_lo[m]   ? (pd - s->pair_lo[m]) / width
                                                : 0;
                 s->pair_hi[m] = MAX(s->pair_hi[m], pu);
                 s->pair_lo[m] = MIN(s->pair_lo[m], pd);
-                if (m != a) {
-                        s->nov_hi[m] = MAX(s->nov_hi[m], ym);
-                        s->nov_lo[m] = MIN(s->nov_lo[m], ym);
-                        continue;
-                }
                 double ex = ym > s->nov_hi[m] ? (ym - s->nov_hi[m]) / width
                         : ym < s->nov_lo[m]   ? (ym - s->nov_lo[m]) / width
                                               : 0;
