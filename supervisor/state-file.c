@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "state-file.h"
+#include "util.h"
 
 static unsigned tmp_counter = 0;
 
@@ -155,8 +156,6 @@ int state_file_write_atomic(int dir_fd, const char *name, const void *data, size
 
 int state_file_read(int dir_fd, const char *name, size_t max_bytes, char **ret_data, size_t *ret_len) {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, alloc = 0;
         struct stat st;
 
         if (!name_is_valid(name))
@@ -168,43 +167,7 @@ int state_file_read(int dir_fd, const char *name, size_t max_bytes, char **ret_d
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EBADFD;
-        if ((uint64_t) st.st_size > max_bytes)
-                return -EFBIG;
-
-        for (;;) {
-                if (size + 1 >= alloc) {
-                        size_t na = alloc ? alloc * 2 : MAX((size_t) st.st_size + 2, (size_t) 4096);
-                        if (na > max_bytes + 2)
-                                na = max_bytes + 2;
-                        if (na <= size + 1)
-                                return -EFBIG;
-                        char *n = realloc(buf, na);
-                        if (!n)
-                                return -ENOMEM;
-                        buf = n;
-                        alloc = na;
-                }
-                ssize_t k = read(fd, buf + size, alloc - size - 1);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                size += (size_t) k;
-                if (size > max_bytes)
-                        return -EFBIG;
-        }
-        if (!buf) {
-                buf = malloc(1);
-                if (!buf)
-                        return -ENOMEM;
-        }
-        buf[size] = 0;
-        *ret_data = TAKE_PTR(buf);
-        *ret_len = size;
-        return 0;
+        return read_full_fd(fd, max_bytes, ret_data, ret_len);
 }
 
 int state_file_move_aside(int dir_fd, const char *name, usec_t realtime_usec, char **ret_name) {
