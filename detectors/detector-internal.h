@@ -204,10 +204,10 @@ static inline bool verdict_from_z(const DetectorParams *p, double z, Verdict *v)
  * past the boundary at most one per TAIL_PAST_SPACING counts. So an isolated recurring blip, or a second
  * mode of the data, becomes normal after a handful spread over hours, while a sustained or wandering anomaly
  * counts once and a fault that recurs minutes apart keeps being caught: a service that degrades every few
- * minutes is still seen as degraded hours later (once a fault took the p99 band of a latency from 0.07 s to
- * 1 500 s in four minutes). The guards, not the detector, stop remediation from looping. The verdict's sigma
- * is then k/threshold core sigmas, so |z| >= threshold exactly when the sample is past the boundary and the
- * band shown to people is the alarm band. */
+ * minutes is still seen as degraded hours later (before, a x10 fault every 10 minutes was normal tail
+ * after its third time: test_recurring_faults). The guards, not the detector, stop remediation from
+ * looping. The verdict's sigma is then k/threshold core sigmas, so |z| >= threshold exactly when the
+ * sample is past the boundary and the band shown to people is the alarm band. */
 
 #define TAIL_LEVELS 12
 /* Samples after one past the boundary during which nothing is counted: an anomaly that wanders back and

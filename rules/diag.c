@@ -17,7 +17,7 @@ void diag_addv(Diagnostics *d, Severity sev, Location loc, const char *fmt, va_l
         (void) strbuf_vprintf(&b, fmt, ap);
         /* One node reached through several aliases (a guard anchored once and used by every rule) is checked
          * once per use: say the same thing about the same place once. */
-        if (!strbuf_failed(&b))
+        if (!strbuf_failed(&b) && d->n_items < DIAGNOSTICS_MAX)
                 for (size_t i = 0; i < d->n_items; i++)
                         if (d->items[i].severity == sev && d->items[i].loc.line == loc.line &&
                             d->items[i].loc.column == loc.column && streq_ptr(d->items[i].file, loc.file) &&
