@@ -107,21 +107,10 @@ static int probe_collect(Source *s) {
                 source_set_error(s, "cannot set up the request: %s", strerror(-r));
                 return r;
         }
-        if (curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard_body) != CURLE_OK ||
-            curl_easy_setopt(easy, CURLOPT_WRITEDATA, p) != CURLE_OK ||
-            curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, p->curl_error) != CURLE_OK) {
-                curl_easy_cleanup(easy);
-                source_set_error(s, "cannot set up the request");
-                return -EINVAL;
-        }
-        r = curl_glue_add(s->curl, easy, on_done, s);
-        if (r < 0) {
-                curl_easy_cleanup(easy);
-                source_set_error(s, "cannot start the request: %s", strerror(-r));
-                return r;
-        }
-        p->easy = easy;
-        return 0;
+        bool set_up = curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard_body) == CURLE_OK &&
+                curl_easy_setopt(easy, CURLOPT_WRITEDATA, p) == CURLE_OK &&
+                curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, p->curl_error) == CURLE_OK;
+        return source_start_request(s, easy, set_up, on_done, &p->easy);
 }
 
 const SourceVTable source_http_probe_vtable = {

@@ -72,5 +72,10 @@ void source_collection_end(Source *s, int error, const char *format, ...) _print
 /* Record a message in last_error without ending anything (bad lines of a successful scrape). */
 void source_set_error(Source *s, const char *format, ...) _printf_(2, 3);
 
+/* Start a prepared HTTP request on the source's CurlGlue: set_up is whether the kind's options were all
+ * accepted. On failure easy is freed and last_error says why; on success *ret_easy is the request in
+ * flight (done is called when it ends). */
+int source_start_request(Source *s, CURL *easy, bool set_up, CurlDoneCallback done, CURL **ret_easy);
+
 /* Seconds since the epoch, now. */
 double source_now_realtime(void);

@@ -169,22 +169,11 @@ static int prometheus_collect(Source *s) {
                 source_set_error(s, "cannot set up the request: %s", strerror(-r));
                 return r;
         }
-        if (curl_easy_setopt(easy, CURLOPT_HTTPHEADER, sc->headers) != CURLE_OK ||
-            curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "gzip") != CURLE_OK ||
-            curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, sc->curl_error) != CURLE_OK ||
-            curl_glue_capture_body(easy, &sc->body) < 0) {
-                curl_easy_cleanup(easy);
-                source_set_error(s, "cannot set up the request");
-                return -EINVAL;
-        }
-        r = curl_glue_add(s->curl, easy, on_done, s);
-        if (r < 0) {
-                curl_easy_cleanup(easy);
-                source_set_error(s, "cannot start the request: %s", strerror(-r));
-                return r;
-        }
-        sc->easy = easy;
-        return 0;
+        bool set_up = curl_easy_setopt(easy, CURLOPT_HTTPHEADER, sc->headers) == CURLE_OK &&
+                curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "gzip") == CURLE_OK &&
+                curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, sc->curl_error) == CURLE_OK &&
+                curl_glue_capture_body(easy, &sc->body) >= 0;
+        return source_start_request(s, easy, set_up, on_done, &sc->easy);
 }
 
 const SourceVTable source_prometheus_vtable = {

@@ -298,6 +298,24 @@ void source_set_error(Source *s, const char *format, ...) {
         va_end(ap);
 }
 
+int source_start_request(Source *s, CURL *easy, bool set_up, CurlDoneCallback done, CURL **ret_easy) {
+        int r;
+
+        if (!set_up) {
+                curl_easy_cleanup(easy);
+                source_set_error(s, "cannot set up the request");
+                return -EINVAL;
+        }
+        r = curl_glue_add(s->curl, easy, done, s);
+        if (r < 0) {
+                curl_easy_cleanup(easy);
+                source_set_error(s, "cannot start the request: %s", strerror(-r));
+                return r;
+        }
+        *ret_easy = easy;
+        return 0;
+}
+
 /* Start a collection: stamp it (monotonic for durations and series ages, wall clock for samples), arm the
  * deadline first so that a kind that never calls back still ends, then let the kind begin. */
 static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
