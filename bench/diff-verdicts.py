@@ -11,8 +11,9 @@ text differs, the numbers are compared and the largest relative difference is re
 stderr summaries (alarm episodes per rule) are compared too.
 
 Rules per input file (one rule file, every kind with its defaults): ewma, cusum and seasonal on the gauge
-series `bench` and on the counter `bench_total` (a rate, through the evaluator's transform); threshold and
-trend on `bench` (limits of the synthetic leak category); burnrate on the synthetic SLO counters.
+series `bench` and on the counter `bench_total` (a rate, through the evaluator's transform); seasonal with
+direction up and with direction down on `bench`; threshold and trend on `bench` (limits of the synthetic
+leak category); burnrate on the synthetic SLO counters.
 
 Usage:
   bench/diff-verdicts.py --ctl build/ctl/homeostatctl --ref-ctl OLD/homeostatctl
@@ -48,6 +49,9 @@ def rules_yaml():
         for suffix, series in (("", "bench"), ("-rate", "bench_total")):
             out.append(f"  - name: {kind}{suffix}\n    series: {series}\n    detector:\n      kind: {kind}\n"
                        "    mode: observe\n")
+    for direction in ("up", "down"):  # the kinds' watched-direction paths
+        out.append(f"  - name: seasonal-{direction}\n    series: bench\n    detector:\n      kind: seasonal\n"
+                   f"      direction: {direction}\n    mode: observe\n")
     out.append("  - name: threshold\n    series: bench\n    detector:\n      kind: threshold\n"
                f"      above: {int(0.9 * synth.LEAK_LIMIT_BYTES)}\n    mode: observe\n")
     out.append("  - name: trend\n    series: bench\n    detector:\n      kind: trend\n"

@@ -245,15 +245,24 @@ static int seasonal_prepare(DetectorParams *p) {
         if (daily) {
                 layout |= LAYOUT_DAILY;
                 p->derived.res_d = res;
+                p->derived.inv_res_d = 1 /
+                        res; /* a division per sample less (the same correctly rounded double) */
                 p->derived.bins_d = (uint32_t) ceil(DAY / res);
         }
         if (weekly) {
                 layout |= LAYOUT_WEEKLY;
                 double rw = daily ? MAX(res, 3600.0) : (p->resolution_seconds > 0 ? MAX(res, 300.0) : 3600.0);
                 p->derived.res_w = rw;
+                p->derived.inv_res_w = 1 / rw;
                 p->derived.bins_w = (uint32_t) ceil(WEEK / rw);
         }
         p->derived.seasonal_layout = layout;
+        /* Per rule, not per sample (the same expressions, so the same doubles). */
+        double margin = NOVELTY_MARGIN * p->threshold / 4, pmargin = NOVELTY_PAIR * p->threshold / 4;
+        p->derived.nov_margin = margin;
+        p->derived.nov_zscale = p->threshold / margin;
+        p->derived.pair_margin = pmargin;
+        p->derived.pair_zscale = p->threshold / pmargin;
         p->derived.state_size = sizeof(SeasonalState) +
                 sizeof(float) * (D_ARRAYS * p->derived.bins_d + W_ARRAYS * p->derived.bins_w);
         p->derived.warmup_samples = 24;
@@ -290,12 +299,6 @@ static inline int64_t floor_i64(double v) {
         return i - (v < (double) i);
 }
 
-/* 1 / res, a constant for the default bin widths: a division costs as much as a dozen other operations, and
- * there are two per sample here (same results: the constant is the same correctly rounded reciprocal). */
-static inline double inv_width(double res) {
-        return feq(res, 900) ? 1 / 900.0 : feq(res, 3600) ? 1 / 3600.0 : 1 / res;
-}
-
 /* v, computed out of line: on a path that is practically never taken, this keeps the compiler from turning
  * the branch into a select. A correctly predicted branch costs nothing, while a select makes every sample
  * wait for the comparison's inputs: on the way from a sample to its z, that latency is the update's time. */
@@ -328,11 +331,11 @@ static inline double floor_d(double v) {
 }
 
 /* Phase position in bins: [0, bins). */
-static inline double phase_bins(double local_t, double period, double res) {
+static inline double phase_bins(double local_t, double period, double inv_res) {
         double ph = local_t - floor_d(local_t * (1 / period)) * period;
         if (_unlikely_(ph < 0)) /* rounding at a period boundary */
                 ph = rare_path(0);
-        return ph * inv_width(res);
+        return ph * inv_res;
 }
 
 /* A bin's value: its own running mean, shrunk towards the harmonic fit in proportion to how little data it
@@ -632,13 +635,23 @@ static void recalibrate(const DetectorParams *p, SeasonalState *s, double t) {
 
 /* ---- per sample ---- */
 
-/* Both without a branch on z: bitwise operators on the comparisons, not && and ||. */
-static inline bool chart_watched(double z, DetectorDirection d) {
-        return (d == DETECTOR_DIRECTION_BOTH) | (d == DETECTOR_DIRECTION_UP ? z > 0 : z < 0);
+/* The rule's direction, decoded once per sample: every test asks it. */
+typedef struct Watch {
+        bool both;   /* direction both: every deviation is watched */
+        double sign; /* +1 up, -1 down: z * sign > 0 is the watched side */
+} Watch;
+
+static inline Watch watch_of(DetectorDirection d) {
+        return (Watch){ d == DETECTOR_DIRECTION_BOTH, d == DETECTOR_DIRECTION_UP ? 1.0 : -1.0 };
 }
 
-static inline bool chart_past(const Chart *c, double z, DetectorDirection d) {
-        return chart_watched(z, d) & (fabs(z) >= c->k);
+/* Both without a branch on z: bitwise operators on the comparisons, not && and ||. */
+static inline bool chart_watched(double z, Watch w) {
+        return w.both | (z * w.sign > 0);
+}
+
+static inline bool chart_past(const Chart *c, double z, Watch w) {
+        return chart_watched(z, w) & (fabs(z) >= c->k);
 }
 
 static inline void chart_count(Chart *c, double t, double az, bool past, bool warm, float weight) {
@@ -654,7 +667,11 @@ static inline double ew_rate(float *count, double one_minus_decay) {
         double c = *count + 1;
         if (c < 1e6)
                 *count = (float) c;
-        return c * one_minus_decay < 1 ? 1 / c : one_minus_decay;
+        /* A branch, not a select: the running mean is over after the first few thousand samples, and as a
+         * select the division (the slowest operation here) would run on every one. */
+        if (_unlikely_(c * one_minus_decay < 1))
+                return rare_path(1 / c);
+        return one_minus_decay;
 }
 
 /* Learn candidate m's level and global core scale from its residual r, unless r is past its boundary (k core
@@ -742,9 +759,12 @@ static inline void
 int detector_seasonal_update(const DetectorParams *p, void *state, const DetectorSample *sample, Verdict *v) {
         SeasonalState *s = state;
         unsigned layout = p->derived.seasonal_layout;
+        Watch watch = watch_of(p->direction);
         double x = sample->x, t = sample->t, lt = sample->local_t;
 
-        if (_unlikely_(!isfinite(x) || !isfinite(t) || !isfinite(lt))) {
+        /* The sum is finite when all three are but for an overflow, which the exact test then rules out:
+         * one test on the common path instead of three. */
+        if (_unlikely_(!isfinite(x + t + lt)) && (!isfinite(x) || !isfinite(t) || !isfinite(lt))) {
                 verdict_skipped(v);
                 return DETECTOR_SKIPPED_NONFINITE;
         }
@@ -757,12 +777,12 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         double step_d = STEP_SIGMAS * MAX(s->scale[M_DAILY] * MAD_TO_SIGMA, SPREAD_FLOOR * s->spread),
                step_w = STEP_SIGMAS * MAX(s->scale[M_WEEKLY] * MAD_TO_SIGMA, SPREAD_FLOOR * s->spread);
         if (layout & LAYOUT_DAILY) {
-                ud = phase_bins(lt, DAY, p->derived.res_d);
+                ud = phase_bins(lt, DAY, p->derived.inv_res_d);
                 if (s->flags & FLAG_DAILY_FIT)
                         dval = profile_at(arr_d(p, s, A_DVAL), p->derived.bins_d, ud, step_d);
         }
         if (layout & LAYOUT_WEEKLY) {
-                uw = phase_bins(lt + 3 * DAY, WEEK, p->derived.res_w); /* weeks start on Monday */
+                uw = phase_bins(lt + 3 * DAY, WEEK, p->derived.inv_res_w); /* weeks start on Monday */
                 if (s->flags & FLAG_WEEKLY_FIT)
                         wval = profile_at(arr_w(p, s, A_WVAL), p->derived.bins_w, uw, step_w);
         }
@@ -841,7 +861,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         s->shift.m = (float) (s->shift.m + (zcc - s->shift.m) * CHART_ALPHA);
         s->var.m = (float) (s->var.m + (fabs(zcc) - s->abs_mean - s->var.m) * VAR_ALPHA);
         double zm = s->shift.m / sm, zv = s->var.m / sv;
-        bool shift_past = robust & chart_past(&s->shift, zm, p->direction);
+        bool shift_past = robust & chart_past(&s->shift, zm, watch);
 
         /* The run test: all of the last RUN_LEN samples beyond the same level on one side. Under independent
          * noise its tail is that of one sample raised to the RUN_LEN-th power, so its boundary sits well
@@ -859,7 +879,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         for (unsigned i = RUN_LEN - 2; i > 0; i--)
                 s->zprev[i] = s->zprev[i - 1];
         s->zprev[0] = (float) clamp_abs(zc, 1e30);
-        bool run_past = robust & chart_watched(zr, p->direction) & (fabs(zr) >= s->run_k);
+        bool run_past = robust & chart_watched(zr, watch) & (fabs(zr) >= s->run_k);
 
         /* The novelty test: has the series gone where it has not been for weeks? y is the value without a
          * candidate's seasonal part (each candidate keeps its own envelope, so that a change of the active
@@ -922,7 +942,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                 double ex = ym > s->nov_hi[m] ? (ym - s->nov_hi[m]) / width
                         : ym < s->nov_lo[m]   ? (ym - s->nov_lo[m]) / width
                                               : 0;
-                double margin = NOVELTY_MARGIN * p->threshold / 4;
+                double margin = p->derived.nov_margin;
                 bool novel = fabs(ex) > margin && t - s->first_t >= NOVELTY_WARMUP;
                 int side = novel ? (ex > 0 ? 1 : -1) : 0;
                 if (side != 0 && s->nov_run != 0 && (s->nov_run > 0) == (side > 0)) {
@@ -937,10 +957,10 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
                         s->nov_run = side;
                         s->nov_pend_hi = s->nov_pend_lo = ym;
                 }
-                double pmargin = NOVELTY_PAIR * p->threshold / 4;
+                double pmargin = p->derived.pair_margin;
                 bool pair = fabs(ep) > pmargin && t - s->first_t >= NOVELTY_WARMUP;
-                double zn = (unsigned) abs(s->nov_run) >= NOVELTY_RUN ? ex * (p->threshold / margin) : 0,
-                       zp = pair ? ep * (p->threshold / pmargin) : 0;
+                double zn = (unsigned) abs(s->nov_run) >= NOVELTY_RUN ? ex * p->derived.nov_zscale : 0,
+                       zp = pair ? ep * p->derived.pair_zscale : 0;
                 if (fabs(zp) > fabs(zn))
                         zn = zp;
                 if (fabs(zn) > 0) {
@@ -960,23 +980,31 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         }
 
         /* The verdict: the most surprising of the tests, each scaled so that its boundary is at
-         * |z| = threshold. The band is the sample's. */
-        double zs = z;
+         * |z| = threshold, as seen from the rule's direction (verdict_watched_z()): the sample's own z,
+         * unless a test in the watched direction (the variance test: only when both are) goes further from
+         * zero. A test that is not finite is no test. The band is the sample's. */
         double zshift = zm * p->threshold / s->shift.k, zvar = MAX(zv, 0.0) * p->threshold / s->var.k;
         double zrun = zr * p->threshold / s->run_k;
-        /* Selects, not branches: which test is the most surprising is a coin toss on noise, and a
+        /* Maxima and selects, not branches: which test is the most surprising is a coin toss on noise, and a
          * mispredicted branch here would throw away all the learning below that the processor has already
-         * run ahead into. */
-        zs = select_double((fabs(znov) > fabs(zs)) & chart_watched(znov, p->direction), znov, zs);
-        zs = select_double((fabs(zshift) > fabs(zs)) & chart_watched(zshift, p->direction), zshift, zs);
-        zs = select_double((fabs(zrun) > fabs(zs)) & chart_watched(zrun, p->direction), zrun, zs);
-        zs = select_double((p->direction == DETECTOR_DIRECTION_BOTH) & (zvar > fabs(zs)), zvar, zs);
+         * run ahead into. (max_sel(a, b) is b when a is NaN; the branch on the rule's direction is always
+         * predicted.) */
+        double zz;
+        if (watch.both) {
+                double m = max_sel(
+                        max_sel(fabs(znov), max_sel(fabs(zshift), 0.0)),
+                        max_sel(fabs(zrun), max_sel(zvar, 0.0)));
+                zz = max_sel(m, fabs(z));
+        } else {
+                double m = max_sel(
+                        znov * watch.sign, max_sel(zshift * watch.sign, max_sel(zrun * watch.sign, 0.0)));
+                zz = select_double(m > fabs(z), m, z * watch.sign);
+        }
         v->expected = pred[a];
         v->lower = pred[a] - p->threshold * sigma;
         v->upper = pred[a] + p->threshold * sigma;
         v->warming_up = false;
         /* The decision now (the rest of the update needs it), the score last (verdict_score()). */
-        double zz = verdict_watched_z(p, zs);
         bool warm = detector_is_warm(p, s->n, t - s->first_t);
         v->anomalous = warm && zz > 0 && zz >= p->threshold;
 
@@ -1023,7 +1051,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         /* Levels and scales of every candidate, each judged by its own band; the active one's alarms of the
          * multi-sample tests count towards confirming a shift. */
         double k = s->k;
-        bool var_past = robust & (p->direction == DETECTOR_DIRECTION_BOTH) & (zv >= s->var.k);
+        bool var_past = robust & watch.both & (zv >= s->var.k);
         int alarm_side = shift_past ? 2 * (s->shift.m > 0) - 1
                 : run_past          ? 2 * (zr > 0) - 1
                 : var_past          ? 2 * (r > 0) - 1

@@ -100,9 +100,12 @@ typedef struct DetectorParams {
                 /* cusum */
                 double cusum_k, cusum_h; /* reference value and decision interval, in sigmas per sample */
                 /* seasonal */
-                unsigned seasonal_layout; /* which profiles exist (see detector-seasonal.c) */
-                uint32_t bins_d, bins_w;  /* daily and weekly phase bins (0: none) */
-                double res_d, res_w;      /* their widths in seconds */
+                unsigned seasonal_layout;    /* which profiles exist (see detector-seasonal.c) */
+                uint32_t bins_d, bins_w;     /* daily and weekly phase bins (0: none) */
+                double res_d, res_w;         /* their widths in seconds */
+                double inv_res_d, inv_res_w; /* 1 / res_d, 1 / res_w */
+                /* novelty test margins and the factors that put their boundaries at |z| = threshold */
+                double nov_margin, nov_zscale, pair_margin, pair_zscale;
                 /* burnrate: distinct window lengths and, per pair, indices into them */
                 double burn_tau[2 * DETECTOR_BURN_WINDOWS_MAX];
                 size_t n_tau;

@@ -551,6 +551,70 @@ static void test_seasonal_lasting_shift(void **state) {
         det_done(&d);
 }
 
+/* The rule's direction: the same series (a week of N(100, 1) at 5-minute samples, then an 8-sigma spike up,
+ * a day later one down, then a 4-sigma shift up for an hour, a day later one down) under up, down and both.
+ * Each direction catches its own side (a spike at once, a shift within 3 samples) and never alarms on the
+ * other side (the sample's z, the shift and run tests and the novelty test all look one way; the variance
+ * test only when both do), and a deviation on the unwatched side scores 0. */
+static unsigned direction_events(DetectorDirection dir, unsigned caught[4], unsigned wrong_side[4]) {
+        const double dt = 300;
+        Det d;
+        double t = T0;
+        rng_seed(5);
+        det_new(&d, DETECTOR_TYPE_SEASONAL);
+        d.p.direction = dir;
+        det_start(&d);
+        unsigned clean = feed_noise(&d, &t, 7 * 288, dt, 100, 1, 2 * 288);
+        for (unsigned e = 0; e < 4; e++) {
+                double sign = e % 2 == 0 ? 1 : -1;
+                bool spike = e < 2,
+                     watched = dir == DETECTOR_DIRECTION_BOTH || (dir == DETECTOR_DIRECTION_UP) == (sign > 0);
+                caught[e] = UINT_MAX;
+                wrong_side[e] = 0;
+                for (unsigned i = 0; i < (spike ? 1u : 12u); i++, t += dt) {
+                        Verdict v = feed(&d, t, 100 + sign * (spike ? 8 : 4) + (spike ? 0 : gauss()));
+                        if (v.anomalous && caught[e] == UINT_MAX)
+                                caught[e] = i;
+                        if (!watched && (v.anomalous || v.score > 0))
+                                wrong_side[e]++;
+                }
+                clean += feed_noise(&d, &t, 288, dt, 100, 1, 36); /* after the event's own echo */
+        }
+        det_done(&d);
+        return clean;
+}
+
+static void test_seasonal_direction(void **state) {
+        static const DetectorDirection dirs[] = { DETECTOR_DIRECTION_UP,
+                                                  DETECTOR_DIRECTION_DOWN,
+                                                  DETECTOR_DIRECTION_BOTH };
+        for (size_t k = 0; k < ELEMENTSOF(dirs); k++) {
+                unsigned caught[4], wrong[4];
+                unsigned clean = direction_events(dirs[k], caught, wrong);
+                print_message(
+                        "seasonal direction %s: spike up/down caught at %u/%u, shift up/down at %u/%u; %u alarms on "
+                        "clean data\n",
+                        (const char *[]){ "up", "down", "both" }[k],
+                        caught[0],
+                        caught[1],
+                        caught[2],
+                        caught[3],
+                        clean);
+                assert_int_equal(clean, 0);
+                for (unsigned e = 0; e < 4; e++) {
+                        bool up = e % 2 == 0;
+                        bool watched = dirs[k] == DETECTOR_DIRECTION_BOTH ||
+                                (dirs[k] == DETECTOR_DIRECTION_UP) == up;
+                        if (watched)
+                                assert_true(caught[e] <= (e < 2 ? 0u : 3u)); /* a spike at once, a shift soon */
+                        else {
+                                assert_int_equal(caught[e], UINT_MAX);
+                                assert_int_equal(wrong[e], 0);
+                        }
+                }
+        }
+}
+
 static void test_seasonal_novelty(void **state) {
         /* A two-level series (a host that is either idle at 10 or busy at 20, switching every hour or so,
          * with quantized noise of 0.5) for two weeks: its residuals are bimodal, so the calibrated
@@ -1071,6 +1135,7 @@ int main(void) {
                 cmocka_unit_test(test_seasonal_novelty_burst),
                 cmocka_unit_test(test_seasonal_novelty_holdoff),
                 cmocka_unit_test(test_seasonal_extreme_threshold),
+                cmocka_unit_test(test_seasonal_direction),
                 cmocka_unit_test(test_recurring_faults),
                 cmocka_unit_test(test_short_history),
                 cmocka_unit_test(test_seasonal_daily_blip),
