@@ -133,19 +133,8 @@ static inline double tail_neglog10(double z, double *ret_p) {
         return f;
 }
 
-/* z as seen from the rule's direction: positive when it deviates in the watched direction. */
-static inline double verdict_watched_z(const DetectorParams *p, double z) {
-        switch (p->direction) {
-        case DETECTOR_DIRECTION_UP:
-                return z;
-        case DETECTOR_DIRECTION_DOWN:
-                return -z;
-        default:
-                return fabs(z);
-        }
-}
-
-/* Fill score and p of a verdict from a watched z (verdict_watched_z()). A deviation in the unwatched
+/* Fill score and p of a verdict from a watched z: z as seen from the rule's direction (z when watching up,
+ * -z down, |z| both), positive when it deviates in the watched direction. A deviation in the unwatched
  * direction is unremarkable (p = 1). Split from the decision (zz >= threshold) so that a kind can take the
  * decision early and leave this long chain of dependent operations for last, where it overlaps other work. */
 static inline void verdict_score(double zz, Verdict *v) {
@@ -160,7 +149,7 @@ static inline void verdict_score(double zz, Verdict *v) {
 
 /* Fill score and p of a verdict from a robust z and the rule's direction; returns whether |z| is past
  * threshold in the watched direction. A deviation in the unwatched direction is unremarkable (p = 1). The
- * same as verdict_score(verdict_watched_z()) and the decision, in one piece (ewma's hot path, as tuned). */
+ * same as verdict_score() of the watched z and the decision, in one piece (ewma's hot path, as tuned). */
 static inline bool verdict_from_z(const DetectorParams *p, double z, Verdict *v) {
         double zz;
         switch (p->direction) {

@@ -245,8 +245,8 @@ static int seasonal_prepare(DetectorParams *p) {
         if (daily) {
                 layout |= LAYOUT_DAILY;
                 p->derived.res_d = res;
-                p->derived.inv_res_d = 1 /
-                        res; /* a division per sample less (the same correctly rounded double) */
+                /* Two divisions per sample less (the same correctly rounded double as 1 / res then). */
+                p->derived.inv_res_d = 1 / res;
                 p->derived.bins_d = (uint32_t) ceil(DAY / res);
         }
         if (weekly) {
@@ -635,7 +635,8 @@ static void recalibrate(const DetectorParams *p, SeasonalState *s, double t) {
 
 /* ---- per sample ---- */
 
-/* The rule's direction, decoded once per sample: every test asks it. */
+/* The rule's direction (up, down or both: detector_params_prepare() accepts nothing else), decoded once per
+ * sample: every test asks it. */
 typedef struct Watch {
         bool both;   /* direction both: every deviation is watched */
         double sign; /* +1 up, -1 down: z * sign > 0 is the watched side */
@@ -980,7 +981,7 @@ int detector_seasonal_update(const DetectorParams *p, void *state, const Detecto
         }
 
         /* The verdict: the most surprising of the tests, each scaled so that its boundary is at
-         * |z| = threshold, as seen from the rule's direction (verdict_watched_z()): the sample's own z,
+         * |z| = threshold, as seen from the rule's direction (verdict_score()): the sample's own z,
          * unless a test in the watched direction (the variance test: only when both are) goes further from
          * zero. A test that is not finite is no test. The band is the sample's. */
         double zshift = zm * p->threshold / s->shift.k, zvar = MAX(zv, 0.0) * p->threshold / s->var.k;
