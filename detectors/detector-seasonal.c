@@ -162,6 +162,11 @@ typedef struct Chart {
         TailCal tail;
 } Chart;
 
+/* Field descriptions of an embedded Chart (names "<c>.m", "<c>.k", ...). */
+#define CHART_FIELDS(st, c)                                                                  \
+        FIELD(st, c.m, FIELD_F32), FIELD(st, c.k, FIELD_F32), FIELD(st, c.quiet, FIELD_U32), \
+                FIELD(st, c.scale, FIELD_F32), TAIL_FIELDS(st, c.tail)
+
 typedef struct SeasonalState {
         double last_t;
         double first_t;
@@ -1205,16 +1210,8 @@ static size_t seasonal_describe(const DetectorParams *p, FieldDesc out[static FI
                 TAIL_FIELDS(SeasonalState, tail),
                 FIELD(SeasonalState, abs_mean, FIELD_F32),
                 FIELD(SeasonalState, sq_mean, FIELD_F32),
-                FIELD(SeasonalState, shift.m, FIELD_F32),
-                FIELD(SeasonalState, shift.k, FIELD_F32),
-                FIELD(SeasonalState, shift.quiet, FIELD_U32),
-                FIELD(SeasonalState, shift.scale, FIELD_F32),
-                TAIL_FIELDS(SeasonalState, shift.tail),
-                FIELD(SeasonalState, var.m, FIELD_F32),
-                FIELD(SeasonalState, var.k, FIELD_F32),
-                FIELD(SeasonalState, var.quiet, FIELD_U32),
-                FIELD(SeasonalState, var.scale, FIELD_F32),
-                TAIL_FIELDS(SeasonalState, var.tail),
+                CHART_FIELDS(SeasonalState, shift),
+                CHART_FIELDS(SeasonalState, var),
                 FIELD(SeasonalState, run_k, FIELD_F32),
                 FIELD(SeasonalState, run_quiet, FIELD_U32),
                 { "zprev", FIELD_F32, offsetof(SeasonalState, zprev), RUN_LEN - 1 },
